@@ -1,0 +1,3 @@
+"""promobot: GitOps model promotion."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,56 @@
+"""`promobot validate` and `promobot schema`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.formats.schemas import committed_schema_path, schema_text
+from bot.formats.validation import validate_paths
+
+HINT = (
+    "hint: fix each field at the line shown; `promobot schema manifest|policy` prints every "
+    "allowed field with its description."
+)
+
+
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Manifest and policy files or folders.")],
+) -> None:
+    """Check manifests and policies; print `path:line:column: field: message` per problem."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        for path in missing:
+            typer.echo(f"{path}: no such file or folder", err=True)
+        raise typer.Exit(2)
+    report = validate_paths(paths)
+    for problem in report.problems:
+        typer.echo(str(problem))
+    if report.problems:
+        typer.echo(f"{len(report.problems)} problem(s) in {len(report.checked)} file(s)")
+        typer.echo(HINT)
+        raise typer.Exit(1)
+    typer.echo(f"{len(report.checked)} file(s) valid")
+
+
+class SchemaKind(StrEnum):
+    """Which file format."""
+
+    MANIFEST = "manifest"
+    POLICY = "policy"
+
+
+def schema(
+    kind: Annotated[SchemaKind, typer.Argument(help="`manifest` or `policy`.")],
+    write: Annotated[
+        bool, typer.Option("--write", help="Also write the committed copy under bot/schemas/.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of a file format."""
+    text = schema_text(kind.value)
+    if write:
+        committed_schema_path(kind.value).write_text(text, encoding="utf-8")
+    typer.echo(text, nl=False)

@@ -1,0 +1,137 @@
+"""Build the PyGithub client: authentication and the retry policy.
+
+Retries happen below PyGithub, in urllib3, so every call the adapter makes is
+retried the same way: bounded, with exponential backoff, on 5xx, on 429 and on
+403 rate limits, honouring `Retry-After` and `x-ratelimit-reset`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import TracebackType
+from typing import Any, Self
+
+from github import Auth, Github, GithubRetry
+from github.GithubException import RateLimitExceededExceedsMaxWait
+from urllib3.connectionpool import ConnectionPool
+from urllib3.response import BaseHTTPResponse
+
+from bot.errors import UserInputError
+from bot.forge.settings import GitHubSettings
+
+USER_AGENT = "promobot"
+RETRY_STATUSES = (429, *range(500, 600))
+RETRY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def seconds_until_reset(reset_header: str | None, now: dt.datetime) -> float | None:
+    """Seconds from `now` until the epoch second in `x-ratelimit-reset`, or None."""
+    if reset_header is None or not reset_header.strip().isdigit():
+        return None
+    reset = dt.datetime.fromtimestamp(int(reset_header), dt.UTC)
+    return max(0.0, (reset - now).total_seconds()) + 1.0
+
+
+class ForgeRetry(GithubRetry):
+    """PyGithub's retry, extended to 429 answers that carry only `x-ratelimit-reset`.
+
+    PyGithub handles 403 rate limits (secondary with `Retry-After`, primary with
+    `X-RateLimit-Reset`) and urllib3 honours `Retry-After` on 429; a 429 without
+    `Retry-After` would otherwise be retried on the plain backoff, too early.
+    """
+
+    forced_backoff: float | None = None
+
+    def new(self, **kw: Any) -> Self:
+        fresh = super().new(**kw)
+        fresh.forced_backoff = None
+        return fresh
+
+    def get_backoff_time(self) -> float:
+        if self.forced_backoff is not None:
+            return self.forced_backoff
+        return float(super().get_backoff_time())
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> ForgeRetry:
+        retry: ForgeRetry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is None or response.status != 429 or "Retry-After" in response.headers:
+            return retry
+        wait = seconds_until_reset(
+            response.headers.get("x-ratelimit-reset"), dt.datetime.now(dt.UTC)
+        )
+        if wait is None:
+            return retry
+        if self.max_rate_limit_wait is not None and wait > self.max_rate_limit_wait:
+            raise RateLimitExceededExceedsMaxWait(
+                429, {"message": "rate limit reset too far away"}, dict(response.headers), wait=wait
+            )
+        retry.forced_backoff = max(wait, float(super(ForgeRetry, retry).get_backoff_time()))
+        return retry
+
+
+def make_retry(settings: GitHubSettings) -> ForgeRetry:
+    """The bounded retry policy the settings describe."""
+    return ForgeRetry(
+        total=settings.retry_total,
+        backoff_factor=settings.retry_backoff_seconds,
+        backoff_max=float(settings.max_rate_limit_wait_seconds),
+        status_forcelist=list(RETRY_STATUSES),
+        allowed_methods=RETRY_METHODS,
+        raise_on_status=False,
+        secondary_rate_wait=settings.secondary_rate_wait_seconds,
+        max_rate_limit_wait=float(settings.max_rate_limit_wait_seconds),
+        retry_after_max=settings.max_rate_limit_wait_seconds,
+    )
+
+
+def read_private_key(settings: GitHubSettings) -> str:
+    """The App's PEM private key, from the settings or the file they name."""
+    if settings.private_key is not None:
+        return settings.private_key.get_secret_value()
+    path = settings.private_key_path
+    if path is None:
+        raise UserInputError(
+            "github: App authentication needs a private key",
+            hint="set `github.private_key_path` to the App's .pem file",
+        )
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise UserInputError(
+            f"github: cannot read the App private key {path}: {error.strerror}",
+            hint="download a private key in the App's settings and point `private_key_path` at it",
+        ) from error
+
+
+def make_auth(settings: GitHubSettings) -> Auth.Auth:
+    """A token, or an App installation whose token PyGithub refreshes before it expires."""
+    if settings.token is not None:
+        return Auth.Token(settings.token.get_secret_value())
+    assert settings.app_id is not None
+    assert settings.installation_id is not None
+    app = Auth.AppAuth(settings.app_id, read_private_key(settings))
+    return app.get_installation_auth(settings.installation_id)
+
+
+def make_github(settings: GitHubSettings) -> Github:
+    """A lazy PyGithub client: objects are fetched only when a field is read."""
+    writes = settings.seconds_between_writes
+    return Github(
+        auth=make_auth(settings),
+        base_url=settings.base_url.rstrip("/"),
+        timeout=settings.timeout_seconds,
+        user_agent=USER_AGENT,
+        per_page=100,
+        retry=make_retry(settings),
+        seconds_between_requests=None,
+        seconds_between_writes=writes if writes > 0 else None,
+        lazy=True,
+    )

@@ -1,0 +1,1 @@
+"""Reading our own files (manifests, policies) with positions for error messages."""

@@ -1,0 +1,1 @@
+"""Markdown reports, pull request bodies and comments."""
