@@ -44,7 +44,7 @@ as_postgres() {
 
 if [[ "${1:-}" == "stop" ]]; then
     if [[ -f "$DATA/postmaster.pid" ]]; then
-        as_postgres "$BINDIR/pg_ctl" -D "$DATA" -m fast stop >&2
+        as_postgres "$BINDIR/pg_ctl" -D "$DATA" -m fast stop >&2 9>&-
     else
         log "no server running under $DATA"
     fi
@@ -76,9 +76,10 @@ else
     PORT="${PROMOBOT_PG_PORT:-$(free_port)}"
     echo "$PORT" >"$PORT_FILE"
     log "starting the server on 127.0.0.1:$PORT"
+    # `9>&-`: the server must not inherit the lock, or the next caller waits forever.
     as_postgres "$BINDIR/pg_ctl" -D "$DATA" -l "$DATA_ROOT/server.log" -w -t 60 start \
         -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DATA_ROOT \
-            -c max_connections=200 -c fsync=on" >&2
+            -c max_connections=200" >&2 9>&-
 fi
 
 if ! as_postgres "$BINDIR/psql" -h 127.0.0.1 -p "$PORT" -U postgres -tAc \

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+
+# MLflow's per-file download bars would drown the CLI's own output.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(
     name="promobot",
@@ -19,3 +24,18 @@ from bot.cli.files import schema, validate  # noqa: E402
 
 app.command("validate")(validate)
 app.command("schema")(schema)
+from bot.cli.serve_models import serve_models  # noqa: E402
+
+app.command("serve-models")(serve_models)
+from bot.cli.sandbox_github import sandbox_github  # noqa: E402
+
+sandbox_app.command("github")(sandbox_github)
+from bot.cli.evaluate import evaluate  # noqa: E402
+
+app.command("evaluate")(evaluate)
+from bot.cli.sandbox_azure import sandbox_azure  # noqa: E402
+
+sandbox_app.command("azure")(sandbox_azure)
+from bot.cli.demo import demo  # noqa: E402
+
+app.command("demo")(demo)

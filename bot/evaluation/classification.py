@@ -7,7 +7,7 @@ What is kept between chunks:
 - the streaming moments of the per-row log losses: O(1);
 - for roc_auc only, every row's label code (int32) and each model's
   probabilities (float64; one column for a binary task, k otherwise). This is
-  the only part that grows with N: about 20 bytes a row for a binary task.
+  the only part that grows with N: 20 bytes a row for a binary task.
 """
 
 from __future__ import annotations
@@ -35,10 +35,17 @@ from bot.evaluation.paired import (
     challenger_only,
     normal_comparison,
     t_comparison,
+    values_only,
 )
-from bot.evaluation.predictions import Codebook, FloatArray, IntArray, Predictions
+from bot.evaluation.predictions import (
+    Codebook,
+    FloatArray,
+    IntArray,
+    Predictions,
+    as_probability_matrix,
+)
 
-_SIDES = ("champion", "challenger")
+SIDES = ("champion", "challenger")
 
 
 @dataclass
@@ -70,12 +77,13 @@ class ClassificationAccumulator:
         self.codebook = Codebook()
         self.joint = JointCounts()
         self._labels: list[npt.NDArray[np.int32]] = []
-        self._scores: dict[str, _Scores | None] = {}
-        self._losses = Moments(2)
+        self._scores: dict[str, _Scores] = {}
+        self._has_probabilities = True
+        self._losses: Moments | None = Moments(2)
         self._notes: list[str] = []
 
     def add(self, labels: npt.ArrayLike, champion: Predictions, challenger: Predictions) -> None:
-        """Fold one chunk of rows in; `champion` repeats the challenger on a first deployment."""
+        """Fold one chunk of rows in; on a first deployment `champion` repeats the challenger."""
         y = self.codebook.encode(labels)
         a = self.codebook.encode(champion.labels)
         b = self.codebook.encode(challenger.labels)
@@ -85,26 +93,31 @@ class ClassificationAccumulator:
             )
         self.joint.add(y, a, b, self.codebook.size)
         self.n += y.size
-        sides = dict(zip(_SIDES, (champion, challenger), strict=True))
-        matrices = {name: self._track_scores(name, sides[name]) for name in _SIDES}
-        if all(m is not None for m in matrices.values()):
-            self._labels.append(y.astype(np.int32))
+        if self._has_probabilities:
+            self._add_probabilities(y, champion, challenger)
+
+    def _add_probabilities(
+        self, y: IntArray, champion: Predictions, challenger: Predictions
+    ) -> None:
+        matrices: list[FloatArray] = []
+        for side, predictions in zip(SIDES, (champion, challenger), strict=True):
+            converted = as_probability_matrix(predictions, self.codebook.labels)
+            if converted is None:
+                self._has_probabilities = False
+                self._scores.clear()
+                self._labels.clear()
+                self._notes.append(
+                    f"roc_auc and log_loss left out: the {side} gives no probabilities."
+                )
+                return
+            matrices.append(self._keep_scores(side, *converted))
+        self._labels.append(y.astype(np.int32))
+        if self._losses is not None:
             self._add_losses(y, matrices)
 
-    def _track_scores(self, side: str, predictions: Predictions) -> FloatArray | None:
-        if side in self._scores and self._scores[side] is None:
-            return None
-        universe = self.codebook.labels
-        from bot.evaluation.predictions import as_probability_matrix
-
-        converted = as_probability_matrix(predictions, universe)
-        if converted is None:
-            self._scores[side] = None
-            self._notes.append(
-                f"roc_auc and log_loss left out: the {side} gives no probabilities."
-            )
-            return None
-        matrix, classes = converted
+    def _keep_scores(
+        self, side: str, matrix: FloatArray, classes: tuple[Hashable, ...]
+    ) -> FloatArray:
         state = self._scores.get(side)
         if state is None:
             positive_only = len(classes) == 2 and self.task is not Task.MULTICLASS
@@ -112,29 +125,26 @@ class ClassificationAccumulator:
             self._scores[side] = state
         elif state.classes != classes:
             raise UserInputError(f"the {side}'s probability columns changed between chunks")
-        if state.positive_only:
-            state.chunks.append(matrix[:, _greatest(classes)].copy())
-        else:
-            state.chunks.append(matrix)
+        kept = matrix[:, _greatest(classes)].copy() if state.positive_only else matrix
+        state.chunks.append(kept)
         return matrix
 
-    def _add_losses(self, y: IntArray, matrices: dict[str, FloatArray | None]) -> None:
+    def _add_losses(self, y: IntArray, matrices: list[FloatArray]) -> None:
+        assert self._losses is not None
+        eps = np.finfo(np.float64).eps
         losses = []
-        for side in _SIDES:
-            state, matrix = self._scores[side], matrices[side]
-            assert state is not None and matrix is not None
+        for side, matrix in zip(SIDES, matrices, strict=True):
+            codes = self._scores[side].codes
             column_of = np.full(self.codebook.size, -1, dtype=np.int64)
-            column_of[state.codes] = np.arange(state.codes.size)
+            column_of[codes] = np.arange(codes.size)
             columns = column_of[y]
             if (columns < 0).any():
-                self._losses = Moments(2)
-                self._losses.n = -1
+                self._losses = None
+                self._notes.append(f"log_loss left out: some labels have no {side} probability.")
                 return
             chosen = matrix[np.arange(y.size), columns]
-            eps = np.finfo(np.float64).eps
             losses.append(-np.log(np.clip(chosen, eps, 1 - eps)))
-        if self._losses.n >= 0:
-            self._losses.add(np.column_stack(losses))
+        self._losses.add(np.column_stack(losses))
 
     def finish(self, *, seed: int, n_resamples: int) -> ClassificationResult:
         """Point values, intervals and p-values of every classification metric."""
@@ -142,39 +152,16 @@ class ClassificationAccumulator:
             raise UserInputError("no rows to evaluate", hint="check that the data file has rows")
         order = self.codebook.sorted_order()
         joint = self.joint.reordered(order)
-        k = joint.shape[0]
-        task = self._resolve_task(k)
-        positive = k - 1 if task is Task.BINARY else None
-        champion_cm, challenger_cm = side_matrices(joint)
-        before = confusion_metrics(champion_cm, positive)
-        after = confusion_metrics(challenger_cm, positive)
-        metrics: dict[str, MetricComparison] = {}
-        deltas = (
-            bootstrap_deltas(joint, positive, np.random.default_rng(seed), n_resamples)
-            if self.with_champion
-            else {}
-        )
-        for name in CONFUSION_METRICS:
-            values = (float(before[name]), float(after[name]))
-            metrics[name] = (
-                bootstrap_comparison(
-                    name,
-                    values,
-                    deltas[name],
-                    METRIC_DIRECTIONS[name],
-                    methods.bootstrap(n_resamples),
-                )
-                if self.with_champion
-                else challenger_only(name, values[1])
-            )
-        notes = list(dict.fromkeys(self._notes))
+        task = self._resolve_task(joint.shape[0])
+        metrics = self._confusion_comparisons(joint, task, seed, n_resamples)
+        notes = list(self._notes)
         auc = self._auc(task, order, notes)
         if auc is not None:
             metrics["roc_auc"] = self._auc_comparison(task, auc)
-        log_loss = self._log_loss(notes)
+        log_loss = self._log_loss_comparison(notes)
         if log_loss is not None:
             metrics["log_loss"] = log_loss
-        return ClassificationResult(task=task, metrics=metrics, notes=notes)
+        return ClassificationResult(task=task, metrics=metrics, notes=list(dict.fromkeys(notes)))
 
     def _resolve_task(self, k: int) -> Task:
         if self.task is Task.BINARY and k > 2:
@@ -187,30 +174,52 @@ class ClassificationAccumulator:
             return self.task
         return Task.BINARY if k <= 2 else Task.MULTICLASS
 
+    def _confusion_comparisons(
+        self, joint: npt.NDArray[np.int64], task: Task, seed: int, n_resamples: int
+    ) -> dict[str, MetricComparison]:
+        positive = joint.shape[0] - 1 if task is Task.BINARY else None
+        champion_cm, challenger_cm = side_matrices(joint)
+        before = confusion_metrics(champion_cm, positive)
+        after = confusion_metrics(challenger_cm, positive)
+        if not self.with_champion:
+            return {name: challenger_only(name, float(after[name])) for name in CONFUSION_METRICS}
+        rng = np.random.default_rng(seed)
+        deltas = bootstrap_deltas(joint, positive, rng, n_resamples)
+        method = methods.bootstrap(n_resamples)
+        return {
+            name: bootstrap_comparison(
+                name,
+                (float(before[name]), float(after[name])),
+                deltas[name],
+                METRIC_DIRECTIONS[name],
+                method,
+            )
+            for name in CONFUSION_METRICS
+        }
+
     def _auc(self, task: Task, order: IntArray, notes: list[str]) -> PairedAuc | None:
-        states = [self._scores.get(side) for side in _SIDES]
-        if any(s is None for s in states) or not self._labels:
+        if not self._has_probabilities:
             return None
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size)
-        y = rank[np.concatenate(self._labels)]
         k = order.size
-        if np.bincount(y, minlength=k).min() == 0:
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        y = rank[np.concatenate(self._labels)]
+        if np.bincount(y, minlength=k).min() == 0 or k < 2:
             notes.append("roc_auc left out: some class never occurs among the labels.")
             return None
         scores = []
-        for state in states:
-            assert state is not None
-            if sorted(state.codes.tolist()) != sorted(range(k)) or state.positive_only != (
-                task is Task.BINARY
-            ):
-                notes.append("roc_auc left out: the probabilities do not cover the label classes.")
+        for side in SIDES:
+            state = self._scores[side]
+            covers = sorted(rank[state.codes].tolist()) == list(range(k))
+            if not covers or state.positive_only != (task is Task.BINARY):
+                notes.append(
+                    f"roc_auc left out: the {side}'s probabilities do not match the classes."
+                )
                 return None
-            if state.positive_only:
-                scores.append(np.concatenate(state.chunks))
-            else:
-                columns = np.argsort(rank[state.codes])
-                scores.append(np.concatenate(state.chunks)[:, columns])
+            stacked = np.concatenate(state.chunks)
+            scores.append(
+                stacked if state.positive_only else stacked[:, np.argsort(rank[state.codes])]
+            )
         if task is Task.BINARY:
             return paired_binary_auc(scores[0], scores[1], y == k - 1)
         return paired_macro_ovr_auc(scores[0], scores[1], y)
@@ -222,25 +231,23 @@ class ClassificationAccumulator:
         values = (auc.champion, auc.challenger)
         return normal_comparison("roc_auc", values, auc.se, METRIC_DIRECTIONS["roc_auc"], method)
 
-    def _log_loss(self, notes: list[str]) -> MetricComparison | None:
+    def _log_loss_comparison(self, notes: list[str]) -> MetricComparison | None:
         moments = self._losses
-        if any(self._scores.get(side) is None for side in _SIDES):
-            return None
-        if moments.n < 0:
-            notes.append("log_loss left out: some labels have no probability column.")
+        if moments is None or not self._has_probabilities:
             return None
         values = (float(moments.mean[0]), float(moments.mean[1]))
         if not self.with_champion:
             return challenger_only("log_loss", values[1])
         if moments.n < 2:
             notes.append("log_loss has no interval: fewer than two rows.")
+            return values_only("log_loss", values)
         cov = moments.covariance()
         return t_comparison(
             "log_loss",
             values,
             mean_difference=values[1] - values[0],
             difference_variance=float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]),
-            n=max(moments.n, 2),
+            n=moments.n,
             direction=METRIC_DIRECTIONS["log_loss"],
             method=methods.PAIRED_T_LOG_LOSS,
         )

@@ -48,7 +48,9 @@ def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     return out
 
 
-def confusion_metrics(matrices: npt.NDArray[np.int64], positive: int | None) -> dict[str, FloatArray]:
+def confusion_metrics(
+    matrices: npt.NDArray[np.int64], positive: int | None
+) -> dict[str, FloatArray]:
     """Metrics of confusion matrices `[..., true, predicted]`, vectorised over leading axes.
 
     `positive` is the index of the positive class of a binary task; None means

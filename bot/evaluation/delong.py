@@ -39,7 +39,7 @@ def placements(scores: FloatArray, positive: npt.NDArray[np.bool_]) -> tuple[flo
     """AUC and each row's placement value (positives against negatives and vice versa)."""
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)
     ranked = scores[order]
     is_pos = positive[order]
     new_block = np.empty(ranked.size, dtype=bool)

@@ -69,6 +69,7 @@ def degenerate_p_value(delta: float, direction: Direction) -> float:
 def t_comparison(
     name: str,
     values: tuple[float, float],
+    *,
     mean_difference: float,
     difference_variance: float,
     n: int,

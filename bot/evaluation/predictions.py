@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from bot.errors import UserInputError
 
@@ -58,13 +58,16 @@ class Codebook:
 
     def encode(self, values: npt.ArrayLike) -> IntArray:
         """Codes of `values`, adding unseen labels to the book."""
-        local_codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+        array = np.asarray(values)
+        if array.ndim != 1:
+            raise UserInputError(f"class labels must be one-dimensional, got shape {array.shape}")
+        local_codes, uniques = pd.factorize(array, sort=False)
         if (local_codes < 0).any():
             raise UserInputError(
                 "missing values among class labels or predictions",
                 hint="drop the rows with an empty label before evaluating",
             )
-        mapping = np.array([self._code_of(u) for u in uniques.tolist()], dtype=np.int64)
+        mapping = np.array([self._code_of(_plain(u)) for u in uniques], dtype=np.int64)
         return mapping[local_codes] if mapping.size else np.zeros(0, dtype=np.int64)
 
     def encode_classes(self, classes: Sequence[Hashable]) -> IntArray:

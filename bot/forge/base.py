@@ -428,9 +428,9 @@ class Forge(Protocol):
         body: str = "",
         merge: bool = False,
     ) -> RevertResult:
-        """A pull request that restores the files of merged promotion `number`; merged on request."""
+        """A pull request restoring the files of merged promotion `number`; merged on request."""
         ...
 
     def commits_since(self, since_sha: str | None, path: str | None = None) -> list[CommitInfo]:
-        """Default-branch commits after `since_sha` (all when None) touching `path`, oldest first."""
+        """Default-branch commits after `since_sha` (all if None) touching `path`, oldest first."""
         ...

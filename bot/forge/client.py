@@ -14,7 +14,7 @@ from typing import Any, Self
 from github import Auth, Github, GithubRetry
 from github.GithubException import RateLimitExceededExceedsMaxWait
 from urllib3.connectionpool import ConnectionPool
-from urllib3.response import BaseHTTPResponse
+from urllib3.response import HTTPResponse
 
 from bot.errors import UserInputError
 from bot.forge.settings import GitHubSettings
@@ -52,16 +52,17 @@ class ForgeRetry(GithubRetry):
             return self.forced_backoff
         return float(super().get_backoff_time())
 
-    def increment(  # type: ignore[override]
+    def increment(  # type: ignore[override]  # GithubRetry narrows the response type
         self,
         method: str | None = None,
         url: str | None = None,
-        response: BaseHTTPResponse | None = None,
+        response: HTTPResponse | None = None,
         error: Exception | None = None,
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> ForgeRetry:
-        retry: ForgeRetry = super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        assert isinstance(retry, ForgeRetry)
         if response is None or response.status != 429 or "Retry-After" in response.headers:
             return retry
         wait = seconds_until_reset(

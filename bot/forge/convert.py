@@ -94,7 +94,9 @@ def parse_time(value: Any) -> dt.datetime | None:
     return as_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
-def checks_snapshot(sha: str, combined: dict[str, Any], runs: list[dict[str, Any]]) -> ChecksSnapshot:
+def checks_snapshot(
+    sha: str, combined: dict[str, Any], runs: list[dict[str, Any]]
+) -> ChecksSnapshot:
     """Combined status JSON and check-run JSON as one snapshot, latest run per name."""
     statuses = tuple(
         StatusInfo(

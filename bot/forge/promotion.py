@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from github import GithubException
+from github.GithubObject import NotSet
 from github.PullRequest import PullRequest
 
 from bot.forge.base import (
@@ -65,7 +66,9 @@ def reviewers_to_request(change: PromotionChange, bot_login: str) -> list[str]:
     return [login for login in dict.fromkeys(change.reviewers) if login != bot_login]
 
 
-def open_or_update(session: RepoSession, change: PromotionChange, set_draft: SetDraft) -> PromotionPR:
+def open_or_update(
+    session: RepoSession, change: PromotionChange, set_draft: SetDraft
+) -> PromotionPR:
     """See `Forge.open_or_update_promotion`."""
     base = session.default_branch_name()
     base_sha, base_tree = session.branch_commit(base)
@@ -152,7 +155,14 @@ def _update_branch(
     if pull is None:
         outcome = PromotionOutcome.CREATED
         return _open_pull(session, change, head if unchanged else commit, outcome)
-    return _refresh_pull(session, change, pull, head if unchanged else commit, unchanged, set_draft)
+    return _refresh_pull(
+        session,
+        change=change,
+        pull=pull,
+        commit=head if unchanged else commit,
+        unchanged=unchanged,
+        set_draft=set_draft,
+    )
 
 
 def _stop_for_human_commit(
@@ -187,6 +197,7 @@ def _stop_for_human_commit(
 
 def _refresh_pull(
     session: RepoSession,
+    *,
     change: PromotionChange,
     pull: PullRequest,
     commit: str,
@@ -194,13 +205,13 @@ def _refresh_pull(
     set_draft: SetDraft,
 ) -> PromotionPR:
     body = replace_bot_section(pull.body, change.body)
-    edits: dict[str, str] = {}
-    if body != (pull.body or ""):
-        edits["body"] = body
-    if change.title != pull.title:
-        edits["title"] = change.title
-    if edits:
-        pull.edit(**edits)
+    new_body = body if body != (pull.body or "") else None
+    new_title = change.title if change.title != pull.title else None
+    if new_body is not None or new_title is not None:
+        pull.edit(
+            title=NotSet if new_title is None else new_title,
+            body=NotSet if new_body is None else new_body,
+        )
     current = [label.name for label in pull.labels]
     missing = [label for label in dict.fromkeys(change.labels) if label not in current]
     if missing:
@@ -247,4 +258,3 @@ def _never_asked(
         # Someone already reviewed: the requests went out before; do not ping again.
         return [login for login in missing if login not in reviewed], []
     return missing, missing_teams
-

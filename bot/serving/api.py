@@ -17,7 +17,7 @@ class LoadRequest(_Body):
 
     uri: str = Field(
         min_length=1,
-        description="MLflow model URI: `models:/name/7`, `models:/name@alias`, `runs:/…` or a path.",
+        description="MLflow model URI: `models:/name/7`, `models:/name@alias`, `runs:/…`, a path.",
     )
     tracking_uri: str | None = Field(
         default=None,

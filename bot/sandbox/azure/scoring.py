@@ -17,7 +17,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from bot.sandbox.azure.faults import FaultBook
 from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState

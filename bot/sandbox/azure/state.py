@@ -131,6 +131,7 @@ class SandboxState:
             resource = self.data["endpoints"].get(endpoint)
             if resource is not None:
                 resource["properties"]["provisioningState"] = "Succeeded"
+                resource["properties"]["traffic"] = dict(op.get("traffic") or {})
             return None
         if kind == "delete-deployment":
             self.data["deployments"].get(endpoint, {}).pop(name, None)

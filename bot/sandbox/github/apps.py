@@ -56,8 +56,13 @@ def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
     if sandbox.user(bot_login(app.slug)) is None:
         sandbox.store.insert(
             "user",
-            {"login": bot_login(app.slug), "type": "Bot", "site_admin": False, "name": app.slug,
-             "email": f"{app.id}+{app.slug}[bot]@users.noreply.sandbox"},
+            {
+                "login": bot_login(app.slug),
+                "type": "Bot",
+                "site_admin": False,
+                "name": app.slug,
+                "email": f"{app.id}+{app.slug}[bot]@users.noreply.sandbox",
+            },
             key=bot_login(app.slug).lower(),
         )
     for installation in app.installations:
@@ -81,13 +86,17 @@ def _private_key_pem(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> bytes:
         try:
             return path.read_bytes()
         except OSError as error:
-            raise UserInputError(f"app {app.slug}: cannot read private key {path}: {error}") from error
+            raise UserInputError(
+                f"app {app.slug}: cannot read private key {path}: {error}"
+            ) from error
     path = sandbox.data_dir / "apps" / f"{app.slug}.pem"
     if path.exists():
         return path.read_bytes()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pem)
@@ -109,10 +118,14 @@ def identify(sandbox: Sandbox, authorization: str | None) -> Identity:
     if token is None:
         raise ApiError(401, "Bad credentials")
     expires_at = token.get("expires_at")
-    if expires_at and datetime.fromisoformat(expires_at.replace("Z", "+00:00")) <= datetime.now(UTC):
+    if expires_at and datetime.fromisoformat(expires_at.replace("Z", "+00:00")) <= datetime.now(
+        UTC
+    ):
         raise ApiError(401, "Bad credentials")
     if token.get("installation_id") is not None:
-        return Identity("installation", token["login"], token.get("app_id"), token["installation_id"])
+        return Identity(
+            "installation", token["login"], token.get("app_id"), token["installation_id"]
+        )
     return Identity("user", token["login"])
 
 
@@ -130,7 +143,11 @@ def _verify_jwt(sandbox: Sandbox, credential: str) -> Record:
             options={"require": ["iat", "exp", "iss"]},
         )
     except jwt.ExpiredSignatureError as error:
-        raise ApiError(401, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires") from error
+        raise ApiError(
+            401,
+            "'Expiration time' claim ('exp') must be a numeric value representing the future "
+            "time at which the assertion expires",
+        ) from error
     except jwt.PyJWTError as error:
         raise ApiError(401, f"A JSON web token could not be decoded ({error})") from error
     if int(verified["exp"]) - int(verified["iat"]) > MAX_JWT_LIFETIME + CLOCK_LEEWAY:

@@ -174,7 +174,7 @@ class RestContract:
             schema, registry=self._registry, format_checker=self._checker
         )
         return [
-            f"{where}: {'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message[:300]}"
+            f"{where}: {_location(error)}: {error.message[:300]}"
             for error in validator.iter_errors(document)
         ]
 
@@ -183,6 +183,10 @@ class RestContract:
 
     def is_covered(self, method: str, path: str) -> bool:
         return self.match(method, path) is not None
+
+
+def _location(error: Any) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "<root>"
 
 
 def _response_schemas(op: dict[str, Any]) -> dict[int, Any]:
@@ -230,7 +234,6 @@ class WebhookContract:
             format_checker=self._checker,
         )
         return [
-            f"{event}.{action}: {'/'.join(str(p) for p in error.absolute_path) or '<root>'}: "
-            f"{error.message[:300]}"
+            f"{event}.{action}: {_location(error)}: {error.message[:300]}"
             for error in validator.iter_errors(payload)
         ]

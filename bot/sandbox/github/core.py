@@ -29,7 +29,7 @@ class ApiError(Exception):
         status: int,
         message: str,
         *,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[Any] | None = None,
         headers: dict[str, str] | None = None,
         docs: str = DOCS,
     ) -> None:
@@ -53,7 +53,9 @@ def not_found() -> ApiError:
     return ApiError(404, "Not Found")
 
 
-def invalid(resource: str, field_name: str, message: str | None = None, code: str = "invalid") -> ApiError:
+def invalid(
+    resource: str, field_name: str, message: str | None = None, code: str = "invalid"
+) -> ApiError:
     """422 Validation Failed, with one entry in `errors` naming the field."""
     error: dict[str, Any] = {"resource": resource, "field": field_name, "code": code}
     if message is not None:

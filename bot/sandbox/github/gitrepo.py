@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
@@ -322,8 +323,6 @@ def _parse_person(value: str) -> Person:
     name, _, rest = value.partition(" <")
     email, _, stamp = rest.partition("> ")
     seconds, _, _offset = stamp.partition(" ")
-    from datetime import UTC, datetime
-
     date = datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Person(name=name, email=email, date=date)
 

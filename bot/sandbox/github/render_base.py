@@ -181,7 +181,13 @@ def parent_link(links: Links, full_name: str, sha: str) -> Json:
 
 
 def unsigned() -> Json:
-    return {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
+    return {
+        "verified": False,
+        "reason": "unsigned",
+        "signature": None,
+        "payload": None,
+        "verified_at": None,
+    }
 
 
 def git_commit(links: Links, full_name: str, info: CommitInfo) -> Json:
@@ -197,7 +203,8 @@ def git_commit(links: Links, full_name: str, info: CommitInfo) -> Json:
         "tree": {"sha": info.tree, "url": f"{api}/git/trees/{info.tree}"},
         "message": info.message,
         "parents": [
-            {**parent_link(links, full_name, p), "url": f"{api}/git/commits/{p}"} for p in info.parents
+            {**parent_link(links, full_name, p), "url": f"{api}/git/commits/{p}"}
+            for p in info.parents
         ],
         "verification": unsigned(),
     }

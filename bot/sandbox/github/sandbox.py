@@ -63,6 +63,13 @@ class Sandbox:
     def user(self, login: str) -> Record | None:
         return self.store.find_one("user", key=login.lower())
 
+    def user_by_email(self, email: str) -> Record | None:
+        """The seeded account a commit's e-mail belongs to (how GitHub links commits)."""
+        for record in self.store.find("user"):
+            if record.get("email", "").lower() == email.lower():
+                return record
+        return None
+
     def repo(self, owner: str, name: str) -> Record | None:
         return self.store.find_one("repo", key=f"{owner}/{name}".lower())
 
@@ -102,7 +109,9 @@ class Sandbox:
         if account.get("site_admin") or repo["owner"].lower() == login.lower():
             return "admin"
         grants: list[str] = []
-        collaborator = self.store.find_one("collaborator", scope=repo["full_name"].lower(), key=login.lower())
+        collaborator = self.store.find_one(
+            "collaborator", scope=repo["full_name"].lower(), key=login.lower()
+        )
         if collaborator is not None:
             grants.append(collaborator["permission"])
         for team in self.store.find("team", scope=repo["owner"].lower()):

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import UserInputError
+from bot.sandbox.github.apps import ensure_app
 from bot.sandbox.github.core import now
 from bot.sandbox.github.gitrepo import GitRepo, Person
 from bot.sandbox.github.sandbox import Sandbox
@@ -28,18 +29,29 @@ class _Model(BaseModel):
 
 class SeedUser(_Model):
     login: str = Field(description="GitHub login, e.g. `alice`.")
-    token: str | None = Field(default=None, description="API token that authenticates as this user.")
+    token: str | None = Field(
+        default=None, description="API token that authenticates as this user."
+    )
     site_admin: bool = Field(default=False, description="Site administrators may do anything.")
-    name: str | None = Field(default=None, description="Display name, used for commits the sandbox makes.")
-    email: str | None = Field(default=None, description="E-mail; commits with it are attributed to the user.")
+    name: str | None = Field(
+        default=None, description="Display name, used for commits the sandbox makes."
+    )
+    email: str | None = Field(
+        default=None, description="E-mail; commits with it are attributed to the user."
+    )
 
 
 class SeedOrg(_Model):
     login: str = Field(description="Organisation login, e.g. `acme`.")
-    admins: list[str] = Field(default_factory=list, description="Logins with admin rights on every repo.")
-    members: list[str] = Field(default_factory=list, description="Logins of the organisation's members.")
+    admins: list[str] = Field(
+        default_factory=list, description="Logins with admin rights on every repo."
+    )
+    members: list[str] = Field(
+        default_factory=list, description="Logins of the organisation's members."
+    )
     default_permission: PermissionName = Field(
-        default="read", description="Base permission members have on the organisation's repositories."
+        default="read",
+        description="Base permission members have on the organisation's repositories.",
     )
 
 
@@ -48,7 +60,9 @@ class SeedTeam(_Model):
     slug: str = Field(description="Team slug, as used in `/orgs/{org}/teams/{slug}`.")
     name: str | None = Field(default=None, description="Display name (defaults to the slug).")
     members: list[str] = Field(default_factory=list, description="Logins with the `member` role.")
-    maintainers: list[str] = Field(default_factory=list, description="Logins with the `maintainer` role.")
+    maintainers: list[str] = Field(
+        default_factory=list, description="Logins with the `maintainer` role."
+    )
     repositories: dict[str, PermissionName] = Field(
         default_factory=dict, description="Repository full name → permission the team grants."
     )
@@ -57,18 +71,25 @@ class SeedTeam(_Model):
 class SeedHook(_Model):
     url: str = Field(description="Where deliveries are POSTed.")
     secret: str | None = Field(default=None, description="Key of the X-Hub-Signature-256 HMAC.")
-    events: list[str] = Field(default_factory=lambda: ["push"], description="Event names, or `*` for all.")
+    events: list[str] = Field(
+        default_factory=lambda: ["push"], description="Event names, or `*` for all."
+    )
     content_type: Literal["json", "form"] = Field(default="json", description="Body encoding.")
     active: bool = Field(default=True, description="Inactive hooks receive nothing.")
 
 
 class SeedRepo(_Model):
-    full_name: str = Field(description="`owner/name`; the owner must be a seeded user or organisation.")
+    full_name: str = Field(
+        description="`owner/name`; the owner must be a seeded user or organisation."
+    )
     default_branch: str = Field(default="main", description="Branch the initial commit goes to.")
-    private: bool = Field(default=False, description="Private repositories are hidden from non-members.")
+    private: bool = Field(
+        default=False, description="Private repositories are hidden from non-members."
+    )
     description: str | None = Field(default=None, description="Repository description.")
     content: Path | None = Field(
-        default=None, description="Folder whose files form the initial commit (relative to the seed file)."
+        default=None,
+        description="Folder whose files form the initial commit (relative to the seed file).",
     )
     collaborators: dict[str, PermissionName] = Field(
         default_factory=dict, description="Login → permission on this repository."
@@ -91,10 +112,12 @@ class SeedApp(_Model):
     owner: str = Field(description="Login of the user or organisation that owns the app.")
     private_key: Path | None = Field(
         default=None,
-        description="PEM file of the app's private key (relative to the seed file); when absent a key "
-        "is generated and written to `DIR/apps/<slug>.pem`.",
+        description="PEM file of the app's private key (relative to the seed file); when "
+        "absent a key is generated and written to `DIR/apps/<slug>.pem`.",
     )
-    installations: list[SeedInstallation] = Field(default_factory=list, description="Where it is installed.")
+    installations: list[SeedInstallation] = Field(
+        default_factory=list, description="Where it is installed."
+    )
 
 
 class Seed(_Model):
@@ -102,7 +125,9 @@ class Seed(_Model):
     orgs: list[SeedOrg] = Field(default_factory=list, description="Organisations.")
     teams: list[SeedTeam] = Field(default_factory=list, description="Teams of organisations.")
     repositories: list[SeedRepo] = Field(default_factory=list, description="Repositories.")
-    apps: list[SeedApp] = Field(default_factory=list, description="GitHub Apps and their installations.")
+    apps: list[SeedApp] = Field(
+        default_factory=list, description="GitHub Apps and their installations."
+    )
 
 
 def load_seed(path: Path) -> Seed:
@@ -133,8 +158,6 @@ def apply_seed(sandbox: Sandbox, seed: Seed, base_dir: Path) -> None:
         for team in seed.teams:
             _ensure_team(sandbox, team)
         for app in seed.apps:
-            from bot.sandbox.github.apps import ensure_app
-
             ensure_app(sandbox, app, base_dir)
     for repo in seed.repositories:
         _ensure_repo(sandbox, repo, base_dir)
@@ -198,7 +221,7 @@ def _ensure_repo(sandbox: Sandbox, seed_repo: SeedRepo, base_dir: Path) -> None:
         raise UserInputError(f"repository {seed_repo.full_name!r} must be written owner/name")
     if sandbox.user(owner) is None:
         raise UserInputError(
-            f"repository {seed_repo.full_name}: owner {owner!r} is not a seeded user or organisation",
+            f"repository {seed_repo.full_name}: owner {owner!r} is not a seeded user or org",
             hint="add it under `users:` or `orgs:` in the seed file",
         )
     scope = seed_repo.full_name.lower()
@@ -222,7 +245,10 @@ def _ensure_repo(sandbox: Sandbox, seed_repo: SeedRepo, base_dir: Path) -> None:
         for login, permission in seed_repo.collaborators.items():
             if sandbox.store.find_one("collaborator", scope=scope, key=login.lower()) is None:
                 sandbox.store.insert(
-                    "collaborator", {"login": login, "permission": permission}, scope=scope, key=login.lower()
+                    "collaborator",
+                    {"login": login, "permission": permission},
+                    scope=scope,
+                    key=login.lower(),
                 )
         known = {hook["url"] for hook in sandbox.store.find("hook", scope=scope)}
         for hook in seed_repo.webhooks:
@@ -243,10 +269,14 @@ def _ensure_git(sandbox: Sandbox, record: Record, seed_repo: SeedRepo, base_dir:
     if git.ref_sha(ref) is None:
         folder = (base_dir / seed_repo.content) if seed_repo.content else None
         if folder is not None and not folder.is_dir():
-            raise UserInputError(f"repository {record['full_name']}: content folder {folder} not found")
+            raise UserInputError(
+                f"repository {record['full_name']}: content folder {folder} not found"
+            )
         tree = git.import_folder(folder) if folder else git.write_tree([], None)
         owner = sandbox.user(record["owner"]) or {}
-        person = Person(owner.get("name") or record["owner"], owner.get("email") or "sandbox@localhost", now())
+        person = Person(
+            owner.get("name") or record["owner"], owner.get("email") or "sandbox@localhost", now()
+        )
         sha = git.write_commit(tree, [], "Initial commit", person, person)
         git.update_ref(ref, sha)
 
@@ -267,7 +297,7 @@ try:
     )
     urllib.request.urlopen(request, timeout=60).read()
 except Exception as error:
-    print(f"sandbox github: push not reported ({{error}}); is the sandbox running?", file=sys.stderr)
+    print(f"sandbox github: push not reported ({{error}}); is it running?", file=sys.stderr)
 '''
 
 
@@ -276,6 +306,10 @@ def install_hook(sandbox: Sandbox, path: Path) -> None:
     hook = path / "hooks" / "post-receive"
     hook.parent.mkdir(exist_ok=True)
     hook.write_text(
-        _HOOK.format(python=sys.executable, data_dir=str(sandbox.data_dir.resolve()), git_dir=str(path.resolve()))
+        _HOOK.format(
+            python=sys.executable,
+            data_dir=str(sandbox.data_dir.resolve()),
+            git_dir=str(path.resolve()),
+        )
     )
     hook.chmod(0o755)

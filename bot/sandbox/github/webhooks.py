@@ -88,7 +88,9 @@ class Dispatcher:
 
     def redeliver(self, delivery: Record) -> Record:
         copy = {
-            key: value for key, value in delivery.items() if key not in ("id", "request", "response")
+            key: value
+            for key, value in delivery.items()
+            if key not in ("id", "request", "response")
         }
         copy.update(redelivery=True, status="pending", status_code=0, delivered_at=now())
         attempt = self._store.insert("delivery", copy, scope=str(delivery["hook_id"]))
@@ -119,7 +121,9 @@ class Dispatcher:
             self._in_flight += 1
         with self._thread_lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="sandbox-webhooks", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._work, name="sandbox-webhooks", daemon=True
+                )
                 self._thread.start()
         self._queue.put(delivery_id)
 
@@ -152,7 +156,9 @@ class Dispatcher:
         except httpx.HTTPError as error:
             status_code, response_headers, response_body = 0, {}, f"delivery failed: {error}"
         delivery.update(
-            status="OK" if 200 <= status_code < 300 else ("failed" if status_code == 0 else "Invalid HTTP Response"),
+            status="OK"
+            if 200 <= status_code < 300
+            else ("failed" if status_code == 0 else "Invalid HTTP Response"),
             status_code=status_code,
             duration=round(time.monotonic() - started, 3),
             request={"headers": headers, "payload": delivery["payload"]},
@@ -181,5 +187,7 @@ def _request(hook: Record, delivery: Record) -> tuple[bytes, dict[str, str]]:
     secret = hook.get("secret")
     if secret:
         headers["X-Hub-Signature-256"] = signature_256(secret, body)
-        headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature"] = (
+            "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        )
     return body, headers

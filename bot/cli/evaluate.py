@@ -1,0 +1,154 @@
+"""`promobot evaluate`: champion against challenger on a labelled dataset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from bot.domain.comparison import Comparison
+from bot.domain.resolution import PolicyResolutionError, standalone_policy
+from bot.domain.verdict import Verdict, decide
+from bot.errors import UserInputError
+from bot.evaluation import evaluate_models
+from bot.formats.loading import InvalidFile, load_policy_text
+from bot.report.render import ReportContext, render_report
+
+
+class Format(StrEnum):
+    """Output format."""
+
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a user error on stderr; the caller raises what this returns."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def scoring_progress(enabled: bool) -> Iterator[Any]:
+    """A progress bar on stderr while both models score the data."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scoring rows", total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def comparison_json(comparison: Comparison, verdict: Verdict | None) -> dict[str, Any]:
+    """The CLI's JSON contract."""
+    return {
+        "task": comparison.task.value,
+        "n": comparison.n,
+        "data_sha256": comparison.provenance.data_sha256,
+        "metrics": comparison.to_json_dict(),
+        "verdict": None if verdict is None else verdict.verdict.value,
+        "rules": []
+        if verdict is None
+        else [
+            {
+                "name": r.name,
+                "passed": r.passed,
+                "detail": r.detail,
+                "observed": r.observed,
+                "required": r.required,
+            }
+            for r in verdict.rules
+        ],
+        "notes": list(comparison.notes),
+        "provenance": comparison.provenance.model_dump(mode="json"),
+    }
+
+
+def evaluate(
+    challenger: Annotated[str, typer.Option(help="Challenger model URI.")],
+    data: Annotated[Path, typer.Option(help="Labelled CSV or Parquet file.")],
+    label: Annotated[str, typer.Option(help="Label column.")],
+    champion: Annotated[
+        str | None, typer.Option(help="Champion model URI; omit for a first deployment.")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy file whose rules give the verdict.")
+    ] = None,
+    output: Annotated[Format, typer.Option("--format", help="json or markdown.")] = Format.JSON,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    tracking_uri: Annotated[
+        str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+    ] = None,
+) -> None:
+    """Compare two models on the same rows, with paired CIs and p-values."""
+    resolved = None
+    if policy is not None:
+        try:
+            resolved = standalone_policy(
+                load_policy_text(policy.read_text(), str(policy)), str(policy)
+            )
+        except OSError as exc:
+            raise fail(f"cannot read policy {policy}: {exc.strerror}") from exc
+        except InvalidFile as exc:
+            raise fail(str(exc)) from exc
+        except PolicyResolutionError as exc:
+            raise fail(f"{policy}: {exc}") from exc
+    try:
+        with scoring_progress(True) as progress:
+            comparison = evaluate_models(
+                champion,
+                challenger,
+                data,
+                label,
+                seed=seed,
+                progress=progress,
+                tracking_uri=tracking_uri,
+            )
+    except UserInputError as exc:
+        raise fail(str(exc)) from exc
+    verdict = None if resolved is None else decide(comparison, resolved)
+    if output is Format.JSON:
+        typer.echo(json.dumps(comparison_json(comparison, verdict), indent=2))
+        return
+    champion_version = split_uri(champion)[1] if champion else None
+    name, version = split_uri(challenger)
+    ctx = ReportContext(
+        model=name,
+        environment="evaluation",
+        champion_version=champion_version,
+        challenger_version=version,
+        policy_names=() if resolved is None else resolved.names,
+        generated_at=dt.datetime.now(dt.UTC),
+    )
+    typer.echo(render_report(comparison, verdict, ctx))
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`models:/churn/7` -> (`churn`, `7`); other URIs are shown whole."""
+    if uri.startswith("models:/"):
+        name, _, version = uri.removeprefix("models:/").partition("/")
+        if version:
+            return name, version
+        name, _, alias = name.partition("@")
+        return name, f"@{alias}" if alias else uri
+    return uri, uri

@@ -1,0 +1,1 @@
+"""`promobot demo`: the whole loop on the embedded defaults, narrated."""

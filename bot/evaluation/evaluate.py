@@ -1,0 +1,168 @@
+"""Evaluate a challenger against the champion: load both, score the same rows, compare."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+import bot
+from bot.domain.comparison import Comparison, Provenance, Task
+from bot.errors import UserInputError
+from bot.evaluation.compare import DEFAULT_RESAMPLES, EvaluationResult, PairedEvaluation
+from bot.evaluation.data import DEFAULT_BATCH_ROWS, iter_batches, open_data, sha256_file
+from bot.evaluation.models import Scorer, load_scorer
+from bot.evaluation.predictions import Predictions
+
+Progress = Callable[[int, int | None], None]
+"""Called after every chunk with (rows scored so far, total rows or None when unknown)."""
+
+
+def _task_name(task: Task | None) -> str:
+    return "a regressor" if task is Task.REGRESSION else f"a {task} classifier"
+
+
+def agree_on_task(champion: Scorer | None, challenger: Scorer) -> Task | None:
+    """The task both models declare; None when neither says. Disagreement is the user's error."""
+    declared = [s for s in (champion, challenger) if s is not None and s.task is not None]
+    tasks = {s.task for s in declared}
+    if len(tasks) > 1:
+        described = ", ".join(f"{s.uri} is {_task_name(s.task)}" for s in declared)
+        raise UserInputError(
+            f"the models disagree on the task: {described}",
+            hint="compare a challenger only with a champion trained for the same target",
+        )
+    classes = {getattr(s, "classes", None) for s in declared} - {None}
+    if len(classes) > 1:
+        listed = "; ".join(f"{s.uri}: {list(getattr(s, 'classes', []))}" for s in declared)
+        raise UserInputError(
+            f"the models predict different classes ({listed})",
+            hint="both models must be trained on the same label values",
+        )
+    return tasks.pop() if tasks else None
+
+
+def _infer_task(labels: np.ndarray, outputs: list[Predictions]) -> Task | None:
+    """From a first chunk: regression when labels and predictions hold non-integer numbers."""
+    if any(p.scores is not None for p in outputs):
+        return None
+    arrays = [labels, *(np.asarray(p.labels) for p in outputs)]
+    if not all(a.dtype.kind == "f" for a in arrays):
+        return None
+    is_whole = all(bool(np.all(np.mod(a[np.isfinite(a)], 1) == 0)) for a in arrays)
+    return None if is_whole else Task.REGRESSION
+
+
+def evaluate_scorers(
+    champion: Scorer | None,
+    challenger: Scorer,
+    batches: Iterable[pd.DataFrame],
+    label: str,
+    *,
+    total: int | None = None,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    progress: Progress | None = None,
+) -> EvaluationResult:
+    """Score every chunk with both models once and fold the pairs into the comparison."""
+    task = agree_on_task(champion, challenger)
+    evaluation: PairedEvaluation | None = None
+    for frame in batches:
+        labels = frame[label].to_numpy()
+        features = frame.drop(columns=[label])
+        after = challenger.score(features)
+        before = None if champion is None else champion.score(features)
+        if evaluation is None:
+            outputs = [after] if before is None else [before, after]
+            chosen = task or _infer_task(labels, outputs)
+            if chosen is Task.REGRESSION and any(p.scores is not None for p in outputs):
+                raise UserInputError(
+                    "the models disagree on the task: one gives class probabilities, "
+                    "the other is a regressor",
+                    hint="compare a challenger only with a champion trained for the same target",
+                )
+            evaluation = PairedEvaluation(chosen, with_champion=champion is not None)
+        evaluation.add(labels, before, after)
+        if progress is not None:
+            progress(evaluation.n, total)
+    if evaluation is None:
+        raise UserInputError("the data has no rows", hint="evaluate on a file with labelled rows")
+    return evaluation.finish(seed=seed, n_resamples=n_resamples)
+
+
+def reproduce_command(
+    champion_uri: str | None, challenger_uri: str, data_path: Path, label: str, seed: int
+) -> str:
+    """The CLI command that repeats this evaluation."""
+    words = ["promobot", "evaluate"]
+    if champion_uri is not None:
+        words += ["--champion", champion_uri]
+    words += ["--challenger", challenger_uri, "--data", str(data_path), "--label", label]
+    if seed != 0:
+        words += ["--seed", str(seed)]
+    return shlex.join(words)
+
+
+def evaluate_models(
+    champion_uri: str | None,
+    challenger_uri: str,
+    data_path: Path,
+    label: str,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    tracking_uri: str | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Comparison:
+    """Champion against challenger on a labelled CSV or Parquet file.
+
+    `champion_uri=None` is a first deployment: only the challenger's values.
+    Bad input (missing file, unknown label column, a URI that does not
+    resolve, models that disagree on the task) raises `UserInputError`.
+    """
+    data_path = Path(data_path)
+    source = open_data(data_path, label)
+    with tempfile.TemporaryDirectory(prefix="promobot-models-") as downloads:
+        challenger = load_scorer(
+            challenger_uri, tracking_uri=tracking_uri, download_dir=Path(downloads, "challenger")
+        )
+        champion = (
+            None
+            if champion_uri is None
+            else load_scorer(
+                champion_uri, tracking_uri=tracking_uri, download_dir=Path(downloads, "champion")
+            )
+        )
+        result = evaluate_scorers(
+            champion,
+            challenger,
+            iter_batches(source, batch_rows),
+            label,
+            total=source.rows,
+            seed=seed,
+            n_resamples=n_resamples,
+            progress=progress,
+        )
+    provenance = Provenance(
+        data_sha256=sha256_file(data_path),
+        data_path=str(data_path),
+        label=label,
+        champion_uri=champion_uri,
+        challenger_uri=challenger_uri,
+        champion_run_id=None if champion is None else champion.run_id,
+        challenger_run_id=challenger.run_id,
+        code_version=bot.__version__,
+        command=reproduce_command(champion_uri, challenger_uri, data_path, label, seed),
+    )
+    return Comparison(
+        task=result.task,
+        n=result.n,
+        metrics=result.metrics,
+        notes=result.notes,
+        provenance=provenance,
+    )

@@ -1,0 +1,220 @@
+"""Models given as MLflow model URIs, turned into scorers that predict chunks of rows.
+
+A URI is `models:/name/version`, `models:/name@alias`, `runs:/<run id>/<path>`,
+any artifact URI MLflow resolves, or a local folder holding an `MLmodel`
+file. A model with the scikit-learn flavour is loaded natively, so that
+`predict_proba` gives the scores; any other model goes through pyfunc, whose
+two-dimensional output is taken as class probabilities.
+
+scikit-learn models logged by MLflow 3 are stored with skops, which refuses
+types that are not on its allow-list; MLflow records the extra trusted types
+given at logging time (`skops_trusted_types`) in the `MLmodel` file and
+passes them on when loading, so a HistGradientBoostingClassifier logged with
+`skops_trusted_types=HIST_GRADIENT_BOOSTING_TYPES` loads here unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+from bot.domain.comparison import Task
+from bot.errors import UserInputError
+from bot.evaluation.predictions import Predictions
+
+HIST_GRADIENT_BOOSTING_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+"""The type skops does not trust by default in HistGradientBoosting models: pass it to
+`mlflow.sklearn.log_model(..., skops_trusted_types=...)` for models you trained yourself."""
+
+ARGMAX_CHECK_ROWS = 5_000
+"""Rows on which `predict` is compared with the argmax of `predict_proba` (see `SklearnScorer`)."""
+
+_URI_HINT = (
+    "use models:/<name>/<version>, models:/<name>@<alias>, runs:/<run id>/<artifact path>, "
+    "or a local folder that holds an MLmodel file; set --tracking-uri (or MLFLOW_TRACKING_URI) "
+    "to the MLflow that holds the model"
+)
+
+
+class Scorer(Protocol):
+    """A loaded model that predicts chunks of evaluation rows."""
+
+    uri: str
+    run_id: str | None
+
+    @property
+    def task(self) -> Task | None:
+        """The task the model was built for, when the model says (None: decide from its output)."""
+
+    def score(self, features: pd.DataFrame) -> Predictions:
+        """Predictions (and scores when the model gives them) for the rows of `features`."""
+
+
+@dataclass
+class SklearnScorer:
+    """A scikit-learn estimator used natively.
+
+    A classifier's labels come from `predict` and its scores from
+    `predict_proba`. When `predict` equals the class of highest probability on
+    the first `ARGMAX_CHECK_ROWS` rows (as it does for LogisticRegression and
+    the gradient-boosting classifiers), later chunks take the label from the
+    probabilities instead of predicting twice; a model whose `predict` follows
+    another rule (for example SVC with Platt scaling) keeps calling `predict`.
+    """
+
+    estimator: Any
+    uri: str = "<in memory>"
+    run_id: str | None = None
+    _labels_from_argmax: bool | None = field(default=None, init=False)
+
+    @property
+    def task(self) -> Task:
+        """Regression for regressors; binary or multiclass from the number of classes."""
+        classes = getattr(self.estimator, "classes_", None)
+        if classes is None:
+            return Task.REGRESSION
+        return Task.BINARY if len(classes) <= 2 else Task.MULTICLASS
+
+    @property
+    def classes(self) -> tuple[Hashable, ...] | None:
+        """The classifier's classes in `predict_proba` order."""
+        classes = getattr(self.estimator, "classes_", None)
+        return None if classes is None else tuple(np.asarray(classes).tolist())
+
+    def score(self, features: pd.DataFrame) -> Predictions:
+        inputs = self._inputs(features)
+        if self.classes is None or not hasattr(self.estimator, "predict_proba"):
+            return Predictions(np.asarray(self.estimator.predict(inputs)))
+        scores = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
+        by_argmax = np.asarray(self.estimator.classes_)[scores.argmax(axis=1)]
+        if self._labels_from_argmax is None:
+            head = inputs[:ARGMAX_CHECK_ROWS]
+            predicted = np.asarray(self.estimator.predict(head))
+            self._labels_from_argmax = bool(
+                np.array_equal(predicted, by_argmax[:ARGMAX_CHECK_ROWS])
+            )
+        labels = (
+            by_argmax if self._labels_from_argmax else np.asarray(self.estimator.predict(inputs))
+        )
+        return Predictions(labels, scores, self.classes)
+
+    def _inputs(self, features: pd.DataFrame) -> Any:
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is not None:
+            missing = [n for n in names if n not in features.columns]
+            if missing:
+                raise UserInputError(
+                    f"the data lacks columns the model {self.uri} needs: {missing}",
+                    hint=f"the data has {list(features.columns)}",
+                )
+            return features[list(names)]
+        expected = getattr(self.estimator, "n_features_in_", features.shape[1])
+        if expected != features.shape[1]:
+            raise UserInputError(
+                f"the model {self.uri} takes {expected} features, the data has "
+                f"{features.shape[1]} besides the label: {list(features.columns)}",
+                hint="drop the columns the model was not trained on",
+            )
+        return features.to_numpy()
+
+
+@dataclass
+class PyfuncScorer:
+    """Any MLflow pyfunc model; a 2-D output is read as one probability column per class."""
+
+    model: Any
+    uri: str
+    run_id: str | None = None
+
+    @property
+    def task(self) -> None:
+        """Pyfunc models do not say: the first chunk's output decides."""
+        return None
+
+    def score(self, features: pd.DataFrame) -> Predictions:
+        output = self.model.predict(features)
+        columns: tuple[Hashable, ...] | None = None
+        if isinstance(output, pd.DataFrame):
+            columns = tuple(output.columns.tolist())
+            output = output.to_numpy()
+        values = np.asarray(output)
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim == 1:
+            return Predictions(values)
+        classes = columns if columns is not None else tuple(range(values.shape[1]))
+        scores = values.astype(np.float64)
+        return Predictions(
+            np.asarray(classes, dtype=object)[scores.argmax(axis=1)], scores, classes
+        )
+
+
+def _is_local(uri: str) -> bool:
+    return ":/" not in uri or uri.startswith("file:")
+
+
+def _local_copy(uri: str, tracking_uri: str | None, download_dir: Path) -> Path:
+    # mlflow takes seconds to import: only commands that load models pay for it.
+    import mlflow  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    if _is_local(uri) and not uri.startswith("file:"):
+        folder = Path(uri).expanduser()
+        if not (folder / "MLmodel").is_file():
+            raise UserInputError(
+                f"{uri} is not an MLflow model folder (no MLmodel file)", hint=_URI_HINT
+            )
+        return folder
+    download_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri,
+            dst_path=str(download_dir),
+            tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
+        )
+    except (MlflowException, OSError) as error:
+        message = getattr(error, "message", str(error)).splitlines()[0]
+        raise UserInputError(
+            f"model URI {uri} does not resolve: {message}", hint=_URI_HINT
+        ) from error
+    folder = Path(local)
+    if not (folder / "MLmodel").is_file():
+        raise UserInputError(f"{uri} is not an MLflow model (no MLmodel file)", hint=_URI_HINT)
+    return folder
+
+
+def load_scorer(uri: str, *, tracking_uri: str | None, download_dir: Path) -> Scorer:
+    """Resolve, download and load one model (scikit-learn natively, else pyfunc)."""
+    import mlflow.pyfunc  # noqa: PLC0415
+    import mlflow.sklearn  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.models import Model  # noqa: PLC0415
+
+    folder = _local_copy(uri, tracking_uri, download_dir)
+    description = Model.load(str(folder / "MLmodel"))
+    run_id = description.run_id
+    try:
+        if "sklearn" in description.flavors:
+            return SklearnScorer(mlflow.sklearn.load_model(str(folder)), uri=uri, run_id=run_id)
+        if "python_function" in description.flavors:
+            return PyfuncScorer(mlflow.pyfunc.load_model(str(folder)), uri=uri, run_id=run_id)
+    except TypeError as error:
+        if type(error).__name__ != "UntrustedTypesFoundException":
+            raise
+        raise UserInputError(
+            f"the model {uri} holds types skops does not trust: {error}".splitlines()[0],
+            hint="log the model again with mlflow.sklearn.log_model(..., "
+            "skops_trusted_types=[...]) naming the types you trust",
+        ) from error
+    except MlflowException as error:
+        raise UserInputError(f"cannot load the model {uri}: {error.message}") from error
+    raise UserInputError(
+        f"the model {uri} has neither a sklearn nor a python_function flavour",
+        hint=f"its flavours are {sorted(description.flavors)}; log it with a pyfunc flavour",
+    )

@@ -1,0 +1,226 @@
+"""An Azure DevOps pipeline as the deployment target, through the azure-devops SDK.
+
+promobot does not deploy itself here: it runs the team's pipeline with the template
+parameters `model`, `version` and `environment`, waits for the run to complete and
+reports its result. What serves is the version of the latest succeeded run for that
+(model, environment), read back from the pipeline's runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from urllib3.util.retry import Retry
+
+from bot.domain.manifest import Deployment, ModelManifest, TargetKind
+from bot.errors import TargetError
+from bot.targets.azure_settings import AzureDevOpsSettings
+from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+
+RUNS_SCANNED = 50
+"""How many recent runs `state` reads to find what serves."""
+
+
+class _PipelineRetry(Retry):
+    """Retries 408/429/5xx honouring `Retry-After`; a POST only on 429 and 503.
+
+    Starting a run is not idempotent: a 500 may come after the run was queued, so
+    only answers that say the request was refused are retried for POST.
+    """
+
+    BACKOFF_MAX = 60.0  # msrest logs this urllib3 1.x attribute when it configures a session
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST":
+            return status_code in (429, 503) and bool(self.total)
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def retry_policy(max_retries: int) -> Retry:
+    """The urllib3 retry used by the SDK's HTTP session."""
+    return _PipelineRetry(
+        total=max_retries,
+        connect=max_retries,
+        read=0,
+        status=max_retries,
+        backoff_factor=0.8,
+        backoff_max=_PipelineRetry.BACKOFF_MAX,
+        status_forcelist=(408, 429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "OPTIONS", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def build_pipelines_client(settings: AzureDevOpsSettings) -> Any:
+    """The SDK's Pipelines client for the organization, with bounded retries."""
+    from azure.devops.connection import Connection  # noqa: PLC0415 (slow import)
+    from msrest.authentication import BasicAuthentication  # noqa: PLC0415
+
+    credentials = BasicAuthentication("", settings.token.get_secret_value())
+    connection = Connection(base_url=settings.organization_url, creds=credentials)
+    client = connection.clients_v7_1.get_pipelines_client()
+    client.config.retry_policy.policy = retry_policy(settings.max_retries)
+    client.config.session_configuration_callback = _apply_retry_policy
+    return client
+
+
+def _apply_retry_policy(
+    session: Any, global_config: Any, local_config: Any, **requests_kwargs: Any
+) -> dict[str, Any]:
+    """msrest's per-request session hook: make the session use the configured retry.
+
+    msrest builds its `requests` session (and its adapters' retries) when the client
+    is created, before a caller can change `config.retry_policy`.
+    """
+    retry = global_config.retry_policy()
+    for adapter in session.adapters.values():
+        adapter.max_retries = retry
+    return requests_kwargs
+
+
+class AzureDevOpsTarget:
+    """Deploys by running an Azure DevOps pipeline; implements `Target`."""
+
+    def __init__(
+        self,
+        settings: AzureDevOpsSettings,
+        *,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._client = client if client is not None else build_pipelines_client(settings)
+        self._sleep = sleep
+        self._clock = clock
+
+    def apply(self, manifest: ModelManifest, progress: Progress) -> ApplyOutcome:
+        """Run the pipeline for `manifest.version` unless its latest succeeded run deployed it."""
+        pipeline_id = _pipeline_id(manifest)
+        serving = self.state(manifest.model, manifest.environment, manifest.deployment)
+        if serving.serving_version == manifest.version:
+            detail = f"version {manifest.version} already deployed by pipeline {pipeline_id}"
+            progress(detail)
+            return ApplyOutcome(changed=False, state=serving, detail=detail)
+        run = self._running(manifest, pipeline_id) or self._start(manifest, pipeline_id, progress)
+        run = self._wait(run, pipeline_id, progress)
+        link = self._web_link(run)
+        if run.result != "succeeded":
+            raise TargetError(
+                f"Azure DevOps run {run.name} of pipeline {pipeline_id} ended {run.result} "
+                f"deploying {manifest.model} {manifest.version} to {manifest.environment}: {link}",
+                hint="open the run's logs; the previously deployed version was left as it was",
+            )
+        detail = (
+            f"pipeline {pipeline_id} run {run.name} deployed version {manifest.version}: {link}"
+        )
+        progress(detail)
+        state = ServingState(
+            model=manifest.model,
+            environment=manifest.environment,
+            endpoint=manifest.deployment.endpoint,
+            traffic={manifest.version: 100},
+        )
+        return ApplyOutcome(changed=True, state=state, detail=detail)
+
+    def state(self, model: str, environment: str, deployment: Deployment) -> ServingState:
+        """The version of the latest succeeded run for this model and environment."""
+        traffic: dict[str, int] = {}
+        if deployment.pipeline_id is not None:
+            for run in self._recent_runs(deployment.pipeline_id, model, environment):
+                if run.state == "completed" and run.result == "succeeded":
+                    traffic = {str(run.template_parameters["version"]): 100}
+                    break
+        return ServingState(
+            model=model, environment=environment, endpoint=deployment.endpoint, traffic=traffic
+        )
+
+    def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
+        """Not available: the pipeline deploys somewhere promobot does not observe."""
+        return []
+
+    def _recent_runs(self, pipeline_id: int, model: str, environment: str) -> list[Any]:
+        """Runs for (model, environment), newest first, with their template parameters."""
+        matching = []
+        listed = self._call(self._client.list_runs, self.settings.project, pipeline_id)
+        for summary in listed[:RUNS_SCANNED]:
+            run = summary
+            if run.template_parameters is None:
+                run = self._call(self._client.get_run, self.settings.project, pipeline_id, run.id)
+            params = run.template_parameters or {}
+            if params.get("model") == model and params.get("environment") == environment:
+                matching.append(run)
+        return matching
+
+    def _running(self, manifest: ModelManifest, pipeline_id: int) -> Any:
+        """A run already deploying this version (an interrupted apply), to wait for."""
+        for run in self._recent_runs(pipeline_id, manifest.model, manifest.environment):
+            if (
+                run.state != "completed"
+                and run.template_parameters.get("version") == manifest.version
+            ):
+                return run
+        return None
+
+    def _start(self, manifest: ModelManifest, pipeline_id: int, progress: Progress) -> Any:
+        from azure.devops.v7_1.pipelines.models import RunPipelineParameters  # noqa: PLC0415
+
+        parameters = RunPipelineParameters(
+            template_parameters={
+                "model": manifest.model,
+                "version": manifest.version,
+                "environment": manifest.environment,
+            }
+        )
+        run = self._call(self._client.run_pipeline, parameters, self.settings.project, pipeline_id)
+        progress(f"started run {run.name} of pipeline {pipeline_id}: {self._web_link(run)}")
+        return run
+
+    def _wait(self, run: Any, pipeline_id: int, progress: Progress) -> Any:
+        deadline = self._clock() + self.settings.timeout_seconds
+        while run.state != "completed":
+            if self._clock() > deadline:
+                raise TargetError(
+                    f"run {run.name} of pipeline {pipeline_id} did not complete within "
+                    f"{self.settings.timeout_seconds:g} s: {self._web_link(run)}",
+                    hint="the run goes on in Azure DevOps; apply again to wait for it",
+                )
+            self._sleep(self.settings.poll_interval_seconds)
+            run = self._call(self._client.get_run, self.settings.project, pipeline_id, run.id)
+            progress(f"run {run.name}: {run.state}")
+        return run
+
+    def _web_link(self, run: Any) -> str:
+        """The run's page (the SDK drops `_links` from what it parses)."""
+        base = self.settings.organization_url.rstrip("/")
+        return f"{base}/{quote(self.settings.project)}/_build/results?buildId={run.id}"
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        from msrest.exceptions import ClientException  # noqa: PLC0415
+
+        try:
+            return method(*args)
+        except ClientException as exc:
+            raise TargetError(
+                f"Azure DevOps refused a call to project {self.settings.project}: {exc}",
+                hint="check the organization URL, the project, the pipeline id and the token",
+            ) from exc
+
+
+def _pipeline_id(manifest: ModelManifest) -> int:
+    spec = manifest.deployment
+    if spec.target is not TargetKind.AZURE_DEVOPS:
+        raise TargetError(
+            f"{manifest.path()} deploys to {spec.target.value}, not azure-devops",
+            hint="set `deployment.target: azure-devops` or use the matching target",
+        )
+    if spec.pipeline_id is None:
+        raise TargetError(
+            f"{manifest.path()}: deployment.pipeline_id is missing",
+            hint="set `deployment.pipeline_id` to the id of the pipeline that deploys the model",
+        )
+    return spec.pipeline_id

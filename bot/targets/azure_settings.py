@@ -1,0 +1,254 @@
+"""Azure settings, credentials and the clients built from them.
+
+Production reads the workspace from settings or the environment and signs in with
+`DefaultAzureCredential` (managed identity, workload identity, Azure CLI, ...). The
+sandbox sets `base_url` to its loopback address and a static `token`; azure-ai-ml is
+then pointed at it through a custom cloud, so the SDK's own requests, polling and
+error handling run unchanged over HTTP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+from azure.identity import DefaultAzureCredential
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import UserInputError
+
+PUBLIC_ARM = "https://management.azure.com"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class AzureSettings(BaseSettings):
+    """Where the Azure ML workspace is and how promobot talks to it."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    subscription_id: str = Field(
+        validation_alias=_env(
+            "subscription_id", "PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"
+        ),
+        description="Azure subscription id of the workspace.",
+    )
+    resource_group: str = Field(
+        validation_alias=_env(
+            "resource_group", "PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"
+        ),
+        description="Resource group of the workspace.",
+    )
+    workspace: str = Field(
+        validation_alias=_env("workspace", "PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),
+        description="Azure ML workspace name.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        validation_alias=_env("base_url", "PROMOBOT_AZURE_BASE_URL"),
+        description="Resource Manager URL override (the sandbox); None for Azure's public cloud.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("token", "PROMOBOT_AZURE_TOKEN"),
+        description="Static bearer token (the sandbox); None signs in with DefaultAzureCredential.",
+    )
+    max_retries: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=_env("max_retries", "PROMOBOT_AZURE_MAX_RETRIES"),
+        description="Retries of a call answered 408, 429 or 5xx; `Retry-After` is honoured.",
+    )
+    retry_backoff_max: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("retry_backoff_max", "PROMOBOT_AZURE_RETRY_BACKOFF_MAX"),
+        description="Longest pause between retries without `Retry-After`, in seconds.",
+    )
+    operation_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("operation_timeout_seconds", "PROMOBOT_AZURE_OPERATION_TIMEOUT"),
+        description="How long to wait for one long-running operation (a deployment takes minutes).",
+    )
+    retire_grace_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        validation_alias=_env("retire_grace_seconds", "PROMOBOT_AZURE_RETIRE_GRACE_SECONDS"),
+        description="How long a deployment that lost its traffic is kept for a fast rollback.",
+    )
+    smoke_requests_dir: Path | None = Field(
+        default=None,
+        validation_alias=_env("smoke_requests_dir", "PROMOBOT_AZURE_SMOKE_REQUESTS_DIR"),
+        description="Folder of `<model>.json` scoring requests that smoke-test new deployments.",
+    )
+    health_probes: int = Field(
+        default=3,
+        ge=1,
+        validation_alias=_env("health_probes", "PROMOBOT_AZURE_HEALTH_PROBES"),
+        description="Scoring calls through the endpoint at each canary step; all must succeed.",
+    )
+
+    @property
+    def arm_url(self) -> str:
+        """The Resource Manager root this configuration talks to."""
+        return (self.base_url or PUBLIC_ARM).rstrip("/")
+
+
+class AzureDevOpsSettings(BaseSettings):
+    """Which Azure DevOps organization and project run the deployment pipeline."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    organization_url: str = Field(
+        validation_alias=_env(
+            "organization_url", "PROMOBOT_AZURE_DEVOPS_ORG_URL", "SYSTEM_COLLECTIONURI"
+        ),
+        description="Organization URL, e.g. `https://dev.azure.com/contoso`.",
+    )
+    project: str = Field(
+        validation_alias=_env("project", "PROMOBOT_AZURE_DEVOPS_PROJECT", "SYSTEM_TEAMPROJECT"),
+        description="Project that holds the pipeline.",
+    )
+    token: SecretStr = Field(
+        validation_alias=_env("token", "PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"),
+        description="Personal access token with `Build (read and execute)` scope.",
+    )
+    poll_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("poll_interval_seconds", "PROMOBOT_AZURE_DEVOPS_POLL_INTERVAL"),
+        description="Pause between two reads of a running pipeline.",
+    )
+    timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("timeout_seconds", "PROMOBOT_AZURE_DEVOPS_TIMEOUT"),
+        description="How long to wait for a run to complete.",
+    )
+    max_retries: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=_env("max_retries", "PROMOBOT_AZURE_DEVOPS_MAX_RETRIES"),
+        description="Retries of a call answered 429 or 5xx; `Retry-After` is honoured.",
+    )
+
+
+class StaticTokenCredential:
+    """A `TokenCredential` that always returns one token: for the sandbox and for tests."""
+
+    def __init__(self, token: str, lifetime_seconds: int = 3600) -> None:
+        self._token = token
+        self._lifetime = lifetime_seconds
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """The configured token, valid for the configured lifetime from now."""
+        return AccessToken(self._token, int(time.time()) + self._lifetime)
+
+
+def build_credential(settings: AzureSettings) -> TokenCredential:
+    """The static token when one is configured, else `DefaultAzureCredential`."""
+    if settings.token is not None:
+        return StaticTokenCredential(settings.token.get_secret_value())
+    credential: TokenCredential = DefaultAzureCredential()
+    return credential
+
+
+class LoopbackBearerPolicy(ARMChallengeAuthenticationPolicy):
+    """Bearer authentication that allows plain HTTP, for loopback (sandbox) URLs only.
+
+    azure-core refuses to send a bearer token over HTTP unless the request's
+    `enforce_https` option is False; azure-ai-ml passes that option to some calls and
+    not to others, so the policy sets it on every request it signs.
+    """
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        """Sign the request, over HTTP if it goes to a loopback address."""
+        if is_loopback(request.http_request.url):
+            request.context["enforce_https"] = False
+        super().on_request(request)
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` points at this machine."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_policy(
+    settings: AzureSettings, credential: TokenCredential
+) -> BearerTokenCredentialPolicy[Any, Any]:
+    """The authentication policy for Resource Manager calls under these settings."""
+    scope = f"{settings.arm_url}/.default"
+    base = settings.arm_url
+    if base.startswith("https://"):
+        policy: BearerTokenCredentialPolicy[Any, Any] = ARMChallengeAuthenticationPolicy(
+            credential, scope
+        )
+        return policy
+    if not is_loopback(base):
+        raise UserInputError(
+            f"refusing to send Azure credentials over plain HTTP to {base}",
+            hint="use an https:// base_url; plain HTTP is only allowed for the local sandbox",
+        )
+    return LoopbackBearerPolicy(credential, scope)
+
+
+def ml_client_kwargs(settings: AzureSettings, credential: TokenCredential) -> dict[str, Any]:
+    """Keyword arguments for `MLClient`: retries, and the sandbox's cloud when configured."""
+    kwargs: dict[str, Any] = {
+        "retry_total": settings.max_retries,
+        "retry_backoff_max": settings.retry_backoff_max,
+        "show_progress": False,
+        "enable_telemetry": False,
+    }
+    if settings.base_url is None:
+        return kwargs
+    base = settings.arm_url
+    kwargs["cloud"] = f"promobot-{urlsplit(base).netloc}"
+    kwargs["cloud_metadata"] = {
+        "azure_portal": f"{base}/",
+        "resource_manager": f"{base}/",
+        "active_directory": f"{base}/",
+        "aml_resource_id": f"{base}/",
+        "storage_endpoint": "core.windows.net",
+        "registry_discovery_endpoint": f"{base}/",
+    }
+    kwargs["authentication_policy"] = bearer_policy(settings, credential)
+    return kwargs
+
+
+def build_ml_client(settings: AzureSettings, credential: TokenCredential | None = None) -> Any:
+    """An `MLClient` for the configured workspace."""
+    from azure.ai.ml import MLClient  # noqa: PLC0415  (a slow import, paid only when used)
+
+    credential = credential or build_credential(settings)
+    return MLClient(
+        credential,
+        subscription_id=settings.subscription_id,
+        resource_group_name=settings.resource_group,
+        workspace_name=settings.workspace,
+        **ml_client_kwargs(settings, credential),
+    )

@@ -1,0 +1,81 @@
+"""Adapter settings: exactly one way to sign in, with a message that says how to fix it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bot.errors import UserInputError
+from bot.forge.client import make_retry, read_private_key, seconds_until_reset
+from bot.forge.settings import GitHubSettings
+
+
+def make_settings(**overrides: Any) -> GitHubSettings:
+    values: dict[str, Any] = {"repository": "acme/models", "bot_login": "promobot", "token": "t"}
+    values.update(overrides)
+    return GitHubSettings(**values)
+
+
+def test_token_settings() -> None:
+    """A token alone is enough; the owner comes from the repository name."""
+    settings = make_settings()
+    assert settings.owner == "acme"
+    assert not settings.uses_app
+
+
+def test_app_settings(tmp_path: Path) -> None:
+    """App id, key and installation id together select App authentication."""
+    key = tmp_path / "app.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    settings = make_settings(token=None, app_id=1, installation_id=2, private_key_path=key)
+    assert settings.uses_app
+    assert read_private_key(settings).startswith("-----BEGIN")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"token": None}, "no credentials"),
+        ({"app_id": 1}, "not both"),
+        ({"token": None, "app_id": 1}, "needs `app_id`, `installation_id`"),
+        ({"repository": "no-slash"}, "repository"),
+    ],
+)
+def test_invalid_settings_say_what_to_set(overrides: dict[str, Any], message: str) -> None:
+    """Half-configured credentials fail at start-up, naming the missing fields."""
+    with pytest.raises(ValidationError, match=message):
+        make_settings(**overrides)
+
+
+def test_unreadable_key_is_a_user_error(tmp_path: Path) -> None:
+    """A wrong key path is the user's mistake: a message, not a traceback."""
+    settings = make_settings(
+        token=None, app_id=1, installation_id=2, private_key_path=tmp_path / "missing.pem"
+    )
+    with pytest.raises(UserInputError, match=r"cannot read the App private key"):
+        read_private_key(settings)
+
+
+def test_reset_header_arithmetic() -> None:
+    """`x-ratelimit-reset` is an epoch second; the wait rounds up by one second."""
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    epoch = str(int(now.timestamp()) + 5)
+    assert seconds_until_reset(epoch, now) == pytest.approx(6.0)
+    assert seconds_until_reset(str(int(now.timestamp()) - 5), now) == pytest.approx(1.0)
+    assert seconds_until_reset(None, now) is None
+    assert seconds_until_reset("soon", now) is None
+
+
+def test_retry_policy_is_bounded() -> None:
+    """Retries stop after `retry_total`, cover 429, 5xx and PATCH, and return the last answer."""
+    retry = make_retry(make_settings(retry_total=3))
+    assert retry.total == 3
+    assert retry.status_forcelist is not None
+    assert {429, 500, 502, 503, 403} <= set(retry.status_forcelist)
+    assert retry.allowed_methods is not None
+    assert "PATCH" in retry.allowed_methods
+    assert retry.raise_on_status is False

@@ -1,0 +1,93 @@
+"""Fixtures for the scoring server: real models in a SQLite-backed MLflow, a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.serving.runner import RunningServer, start_in_thread
+from bot.targets.local import CanaryCheck, LocalTarget
+
+REGISTER = Path(__file__).parent / "register_models.py"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The MLflow registry the test models live in."""
+
+    tracking_uri: str
+    versions: dict[str, str]
+
+    def version(self, name: str) -> str:
+        """Version number of a test model: logistic, boosted, fragile, fragile_example, ..."""
+        return self.versions[name]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """Models logged once per session, in a subprocess so MLflow's globals stay out of tests."""
+    root = tmp_path_factory.mktemp("mlflow")
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    done = subprocess.run(
+        [sys.executable, str(REGISTER), tracking_uri, str(root / "artifacts")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"registering the test models failed:\n{done.stderr[-4000:]}")
+    versions = json.loads(done.stdout.strip().splitlines()[-1])
+    return Registry(tracking_uri=tracking_uri, versions=versions)
+
+
+@pytest.fixture
+def start_server(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., RunningServer]]:
+    """Starts scoring servers in threads (on free ports); stops them after the test."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    running: list[RunningServer] = []
+
+    def start(state_dir: Path | None = None, **options: Any) -> RunningServer:
+        server = start_in_thread(
+            state_dir=state_dir or tmp_path / "state",
+            tracking_uri=registry.tracking_uri,
+            **options,
+        )
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., RunningServer]) -> RunningServer:
+    """One scoring server with its state under the test's tmp_path."""
+    return start_server()
+
+
+@pytest.fixture
+def target(server: RunningServer, registry: Registry) -> Iterator[LocalTarget]:
+    """The local target pointed at `server`, with a quick and strict canary check."""
+    local = LocalTarget(server.url, registry.tracking_uri, check=CanaryCheck(max_error_rate=0.02))
+    yield local
+    local.close()
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    """A plain HTTP client of `server`, as a caller of the public API."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http

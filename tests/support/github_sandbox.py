@@ -1,0 +1,307 @@
+"""The sandbox GitHub for tests: started on a free loopback port with a seed under
+`tmp_path`, a webhook receiver subscribed to every event, and contract checks on.
+
+Use the fixtures by adding `pytest_plugins = ["tests.support.github_sandbox"]` to a
+conftest, or call `start_github_sandbox(...)` yourself. At teardown every REST response
+the sandbox gave must have validated against GitHub's REST description and every webhook
+payload against octokit's schemas; otherwise the test fails with the problems listed.
+
+    def test_something(github_sandbox):
+        gh = github_sandbox.github("alice")          # PyGithub, base_url = sandbox
+        repo = gh.get_repo(github_sandbox.repo_name)
+        ...
+        delivery = github_sandbox.receiver.wait_for("pull_request", action="opened")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from bot.sandbox.github import Checks, SandboxServer, prepare
+from bot.sandbox.github.contract import RestContract, WebhookContract
+
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github"
+WEBHOOK_SECRET = "sandbox-webhook-secret"
+ORG = "acme"
+REPO_NAME = "acme/models"
+APP_ID = 4242
+INSTALLATION_ID = 777
+TOKENS = {
+    "alice": "token-alice",  # organisation admin
+    "bob": "token-bob",  # write collaborator
+    "carol": "token-carol",  # member of the ml-reviewers team (write through the team)
+    "dave": "token-dave",  # read-only collaborator
+    "erin": "token-erin",  # no relation to the repository (public read only)
+}
+DEFAULT_CONTENT = {
+    "README.md": "# models\n\nA GitOps model repository.\n",
+    "model-manifests/production/churn-classifier.yaml": (
+        "apiVersion: promobot/v1\nkind: ModelManifest\nmodel: churn-classifier\n"
+        'environment: production\nversion: "1"\n'
+    ),
+}
+
+
+@dataclass
+class Delivery:
+    """One webhook POST the receiver got."""
+
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> str:
+        return self.headers.get("x-github-event", "")
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def action(self) -> str | None:
+        payload = self.payload
+        return payload.get("action") if isinstance(payload, dict) else None
+
+    def signature_ok(self, secret: str = WEBHOOK_SECRET) -> bool:
+        expected = "sha256=" + hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, self.headers.get("x-hub-signature-256", ""))
+
+
+class WebhookReceiver:
+    """A tiny HTTP server that records every POST; `status` is what it answers."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.status = 200
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                with receiver._cond:
+                    receiver.deliveries.append(
+                        Delivery({k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    receiver._cond.notify_all()
+                self.send_response(receiver.status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/github"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(
+        self,
+        event: str,
+        action: str | None = None,
+        predicate: Callable[[Delivery], bool] | None = None,
+        timeout: float = 15.0,
+    ) -> Delivery:
+        """The first delivery of `event` (and `action`, and matching `predicate`)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for delivery in self.deliveries:
+                    if delivery.event == event and (action is None or delivery.action == action):
+                        if predicate is None or predicate(delivery):
+                            return delivery
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [(d.event, d.action) for d in self.deliveries]
+                    raise AssertionError(
+                        f"no {event}/{action} delivery within {timeout}s; got {seen}"
+                    )
+                self._cond.wait(remaining)
+
+    def of(self, event: str, action: str | None = None) -> list[Delivery]:
+        with self._cond:
+            return [
+                d
+                for d in self.deliveries
+                if d.event == event and (action is None or d.action == action)
+            ]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class GitHubSandbox:
+    """A running sandbox and what tests need to talk to it."""
+
+    server: SandboxServer
+    data_dir: Path
+    receiver: WebhookReceiver
+    checks: Checks
+    tokens: dict[str, str]
+    repo_name: str = REPO_NAME
+    app_id: int = APP_ID
+    installation_id: int = INSTALLATION_ID
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """PyGithub's `base_url` (the REST root, `.../api/v3`)."""
+        return self.server.api_url
+
+    @property
+    def url(self) -> str:
+        """The web root: pages and `/_sandbox/...`."""
+        return self.server.url
+
+    @property
+    def app_private_key(self) -> str:
+        return (self.data_dir / "apps" / "promobot.pem").read_text()
+
+    def bare_path(self, full_name: str = REPO_NAME) -> Path:
+        return self.server.sandbox.repo_path(full_name)
+
+    def github(self, login: str, **kwargs: Any) -> Any:
+        """A PyGithub client authenticated as a seeded user."""
+        from github import Auth, Github
+
+        return Github(base_url=self.base_url, auth=Auth.Token(self.tokens[login]), **kwargs)
+
+    def http(self, login: str | None = None) -> httpx.Client:
+        """An httpx client on the REST root; with `login`, authenticated as that user."""
+        headers = {"Accept": "application/vnd.github+json"}
+        if login is not None:
+            headers["Authorization"] = f"token {self.tokens[login]}"
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_sandbox/requests").json())
+
+    def clear_requests(self) -> None:
+        httpx.delete(f"{self.url}/_sandbox/requests")
+
+    def add_fault(
+        self, path: str, status: int | None, *, method: str = "*", count: int = 1, **more: Any
+    ) -> None:
+        body = {"path": path, "status": status, "method": method, "count": count, **more}
+        httpx.post(f"{self.url}/_sandbox/faults", json=body).raise_for_status()
+
+    def wait_deliveries_sent(self, timeout: float = 15.0) -> None:
+        assert self.server.sandbox.dispatcher.wait_idle(timeout), "webhook deliveries still queued"
+
+
+def default_seed(receiver_url: str, content_dir: Path) -> dict[str, Any]:
+    return {
+        "users": [
+            {"login": login, "token": token, "name": login.title(), "email": f"{login}@example.com"}
+            for login, token in TOKENS.items()
+        ],
+        "orgs": [{"login": ORG, "admins": ["alice"], "members": ["bob", "carol"]}],
+        "teams": [
+            {
+                "org": ORG,
+                "slug": "ml-reviewers",
+                "name": "ML reviewers",
+                "members": ["carol"],
+                "maintainers": ["alice"],
+                "repositories": {REPO_NAME: "write"},
+            },
+        ],
+        "repositories": [
+            {
+                "full_name": REPO_NAME,
+                "default_branch": "main",
+                "content": str(content_dir),
+                "collaborators": {"bob": "write", "dave": "read"},
+                "webhooks": [{"url": receiver_url, "secret": WEBHOOK_SECRET, "events": ["*"]}],
+            }
+        ],
+        "apps": [
+            {
+                "id": APP_ID,
+                "slug": "promobot",
+                "owner": ORG,
+                "installations": [{"id": INSTALLATION_ID, "account": ORG}],
+            },
+        ],
+    }
+
+
+def write_content(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def rest_contract() -> RestContract:
+    return RestContract(FIXTURES / "rest" / "github-rest-openapi-subset.json")
+
+
+@pytest.fixture(scope="session")
+def webhook_contract() -> WebhookContract:
+    return WebhookContract(FIXTURES / "webhooks" / "octokit" / "schemas")
+
+
+def make_checks(rest: RestContract, webhooks: WebhookContract) -> Checks:
+    return Checks(response=rest.check, payload=webhooks.check)
+
+
+@contextmanager
+def start_github_sandbox(
+    tmp_path: Path,
+    checks: Checks,
+    *,
+    seed: dict[str, Any] | None = None,
+    content: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Iterator[GitHubSandbox]:
+    """Start a seeded sandbox (and a receiver); stop both on exit, then assert that every
+    response and payload matched GitHub's descriptions."""
+    receiver = WebhookReceiver()
+    content_dir = write_content(tmp_path / "seed-content", content or DEFAULT_CONTENT)
+    seed_data = seed or default_seed(receiver.url, content_dir)
+    seed_file = tmp_path / "seed.yaml"
+    seed_file.write_text(yaml.safe_dump(seed_data))
+    data_dir = data_dir or tmp_path / "github-data"
+    server = SandboxServer(prepare(data_dir, seed_file, checks)).start()
+    tokens = {u["login"]: u["token"] for u in seed_data.get("users", []) if u.get("token")}
+    sandbox = GitHubSandbox(server, data_dir, receiver, checks, tokens)
+    try:
+        yield sandbox
+        sandbox.server.sandbox.dispatcher.wait_idle(15)
+    finally:
+        server.stop()
+        receiver.close()
+    assert not checks.problems, "sandbox answers that break GitHub's descriptions:\n" + "\n".join(
+        checks.problems[:50]
+    )
+
+
+@pytest.fixture
+def github_sandbox(
+    tmp_path: Path, rest_contract: RestContract, webhook_contract: WebhookContract
+) -> Iterator[GitHubSandbox]:
+    """A seeded sandbox GitHub (see `default_seed`) with contract checks on."""
+    with start_github_sandbox(tmp_path, make_checks(rest_contract, webhook_contract)) as sandbox:
+        yield sandbox
