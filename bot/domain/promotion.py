@@ -30,7 +30,8 @@ class Event(enum.StrEnum):
     EVALUATED_PROMOTE = "verdict promote"
     EVALUATED_REJECT = "verdict reject"
     APPROVED = "approved on head"
-    BLOCKER = "hold / window / check / new push"
+    BLOCKER = "hold / outside window / failing check"
+    NEW_PUSH = "push to the branch"
     UNBLOCKED = "blocker cleared"
     NEWER_VERSION = "newer challenger"
     MERGE = "merge (auto or /promobot merge)"
@@ -47,7 +48,9 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.READY, Event.BLOCKER): State.BLOCKED,
     (State.READY, Event.MERGE): State.MERGED,
     (State.READY, Event.NEWER_VERSION): State.SUPERSEDED,
+    (State.READY, Event.NEW_PUSH): State.AWAITING_APPROVAL,
     (State.BLOCKED, Event.UNBLOCKED): State.READY,
+    (State.BLOCKED, Event.NEW_PUSH): State.AWAITING_APPROVAL,
     (State.BLOCKED, Event.NEWER_VERSION): State.SUPERSEDED,
     (State.REJECTED, Event.NEWER_VERSION): State.SUPERSEDED,
     (State.MERGED, Event.APPLIED): State.SERVING,

@@ -30,7 +30,7 @@ from bot.evaluation.confusion import (
 )
 from bot.evaluation.delong import PairedAuc, paired_binary_auc, paired_macro_ovr_auc
 from bot.evaluation.paired import (
-    Moments,
+    PairedMoments,
     bootstrap_comparison,
     challenger_only,
     normal_comparison,
@@ -79,7 +79,7 @@ class ClassificationAccumulator:
         self._labels: list[npt.NDArray[np.int32]] = []
         self._scores: dict[str, _Scores] = {}
         self._has_probabilities = True
-        self._losses: Moments | None = Moments(2)
+        self._losses: PairedMoments | None = PairedMoments()
         self._notes: list[str] = []
 
     def add(self, labels: npt.ArrayLike, champion: Predictions, challenger: Predictions) -> None:
@@ -144,7 +144,7 @@ class ClassificationAccumulator:
                 return
             chosen = matrix[np.arange(y.size), columns]
             losses.append(-np.log(np.clip(chosen, eps, 1 - eps)))
-        self._losses.add(np.column_stack(losses))
+        self._losses.add(losses[0], losses[1])
 
     def finish(self, *, seed: int, n_resamples: int) -> ClassificationResult:
         """Point values, intervals and p-values of every classification metric."""
@@ -235,18 +235,17 @@ class ClassificationAccumulator:
         moments = self._losses
         if moments is None or not self._has_probabilities:
             return None
-        values = (float(moments.mean[0]), float(moments.mean[1]))
+        values = moments.means
         if not self.with_champion:
             return challenger_only("log_loss", values[1])
         if moments.n < 2:
             notes.append("log_loss has no interval: fewer than two rows.")
             return values_only("log_loss", values)
-        cov = moments.covariance()
         return t_comparison(
             "log_loss",
             values,
-            mean_difference=values[1] - values[0],
-            difference_variance=float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]),
+            mean_difference=moments.difference_mean,
+            difference_variance=moments.difference_variance,
             n=moments.n,
             direction=METRIC_DIRECTIONS["log_loss"],
             method=methods.PAIRED_T_LOG_LOSS,

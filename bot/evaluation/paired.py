@@ -57,6 +57,52 @@ class Moments:
         return self.comoment / max(self.n - 1, 1)
 
 
+class PairedMoments:
+    """Streaming moments of a per-row value for both models and of its paired difference.
+
+    The difference is folded in as its own column, so that identical or
+    nearly identical models get an exact (or accurate) spread instead of the
+    cancellation in var(a) + var(b) - 2 cov(a, b).
+    """
+
+    def __init__(self) -> None:
+        self._moments = Moments(3)
+
+    def add(self, champion: FloatArray, challenger: FloatArray) -> None:
+        """Fold in one chunk of per-row values of both models."""
+        self._moments.add(np.column_stack([champion, challenger, challenger - champion]))
+
+    @property
+    def n(self) -> int:
+        """Rows folded in."""
+        return self._moments.n
+
+    @property
+    def means(self) -> tuple[float, float]:
+        """Mean of the champion's values and of the challenger's."""
+        return float(self._moments.mean[0]), float(self._moments.mean[1])
+
+    @property
+    def difference_mean(self) -> float:
+        """Mean of challenger - champion."""
+        return float(self._moments.mean[2])
+
+    @property
+    def difference_variance(self) -> float:
+        """Sample variance of challenger - champion."""
+        return float(self._moments.covariance()[2, 2])
+
+    def linear_se(self, champion_weight: float, challenger_weight: float) -> float:
+        """Standard error of `champion_weight * mean(a) + challenger_weight * mean(b)`.
+
+        Written as (w_a + w_b) * a + w_b * (b - a), which is exact for equal models.
+        """
+        cov = self._moments.covariance()
+        weights = np.array([champion_weight + challenger_weight, challenger_weight])
+        block = cov[np.ix_([0, 2], [0, 2])]
+        return math.sqrt(max(float(weights @ block @ weights), 0.0) / max(self.n, 1))
+
+
 def _sign(direction: Direction) -> float:
     return 1.0 if direction is Direction.MAXIMIZE else -1.0
 

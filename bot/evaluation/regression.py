@@ -17,6 +17,7 @@ from bot.errors import UserInputError
 from bot.evaluation import methods
 from bot.evaluation.paired import (
     Moments,
+    PairedMoments,
     challenger_only,
     normal_comparison,
     t_comparison,
@@ -55,21 +56,21 @@ class RegressionAccumulator:
     def __init__(self, *, with_champion: bool) -> None:
         self.with_champion = with_champion
         self.n = 0
-        self._absolute = Moments(2)
-        self._squared = Moments(2)
+        self._absolute = PairedMoments()
+        self._squared = PairedMoments()
         self._labels = Moments(1)
 
     def add(self, labels: npt.ArrayLike, champion: Predictions, challenger: Predictions) -> None:
         """Fold one chunk of rows in; on a first deployment `champion` repeats the challenger."""
         y = _as_float(labels, "labels")
-        errors = np.column_stack(
-            [
-                _as_float(champion.labels, "the champion's predictions") - y,
-                _as_float(challenger.labels, "the challenger's predictions") - y,
-            ]
-        )
-        self._absolute.add(np.abs(errors))
-        self._squared.add(errors * errors)
+        before = _as_float(champion.labels, "the champion's predictions") - y
+        after = _as_float(challenger.labels, "the challenger's predictions") - y
+        if not (y.size == before.size == after.size):
+            raise UserInputError(
+                f"labels and predictions differ in length: {y.size}, {before.size}, {after.size}"
+            )
+        self._absolute.add(np.abs(before), np.abs(after))
+        self._squared.add(before * before, after * after)
         self._labels.add(y[:, np.newaxis])
         self.n += y.size
 
@@ -77,8 +78,8 @@ class RegressionAccumulator:
         """Point values, intervals and p-values of rmse, mae and r2."""
         if self.n == 0:
             raise UserInputError("no rows to evaluate", hint="check that the data file has rows")
-        mse = (float(self._squared.mean[0]), float(self._squared.mean[1]))
-        mae = (float(self._absolute.mean[0]), float(self._absolute.mean[1]))
+        mse = self._squared.means
+        mae = self._absolute.means
         sst = float(self._labels.comoment[0, 0])
         r2 = (_r2(mse[0], sst, self.n), _r2(mse[1], sst, self.n))
         rmse = (math.sqrt(mse[0]), math.sqrt(mse[1]))
@@ -112,35 +113,22 @@ class RegressionAccumulator:
         direction = METRIC_DIRECTIONS["rmse"]
         if min(rmse) == 0.0:
             return normal_comparison("rmse", rmse, 0.0, direction, methods.PAIRED_T_RMSE)
-        # Delta method: the interval maps the covariance of both mean squared errors through sqrt.
-        covariance = self._squared.covariance() / self.n
-        gradient = np.array([-0.5 / rmse[0], 0.5 / rmse[1]])
-        se = math.sqrt(max(float(gradient @ covariance @ gradient), 0.0))
+        # Delta method: d sqrt(m) = dm / (2 sqrt(m)) for each model's mean squared error.
+        se = self._squared.linear_se(-0.5 / rmse[0], 0.5 / rmse[1])
         interval = normal_comparison("rmse", rmse, se, direction, methods.PAIRED_T_RMSE)
         # rmse is smaller exactly when the mean squared error is: test on that scale.
-        mse = (float(self._squared.mean[0]), float(self._squared.mean[1]))
-        mean_difference, variance = _difference(self._squared)
-        test = t_comparison(
-            "rmse",
-            mse,
-            mean_difference=mean_difference,
-            difference_variance=variance,
-            n=self.n,
-            direction=direction,
-            method=methods.PAIRED_T_RMSE,
-        )
+        test = _paired_t("rmse", self._squared.means, self._squared, methods.PAIRED_T_RMSE)
         return interval.model_copy(update={"p_value": test.p_value})
 
     def _r2(self, r2: tuple[float, float], sst: float, notes: list[str]) -> MetricComparison:
         if sst == 0.0:
             notes.append("r2 has no interval: the labels are constant.")
             return values_only("r2", r2)
-        mse_difference, variance = _difference(self._squared)
         return t_comparison(
             "r2",
             r2,
-            mean_difference=mse_difference,
-            difference_variance=variance,
+            mean_difference=self._squared.difference_mean,
+            difference_variance=self._squared.difference_variance,
             n=self.n,
             direction=METRIC_DIRECTIONS["r2"],
             method=methods.PAIRED_T_R2,
@@ -148,24 +136,14 @@ class RegressionAccumulator:
         )
 
 
-def _difference(moments: Moments) -> tuple[float, float]:
-    """Mean and sample variance of challenger - champion from paired moments."""
-    cov = moments.covariance()
-    return (
-        float(moments.mean[1] - moments.mean[0]),
-        float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]),
-    )
-
-
 def _paired_t(
-    name: str, values: tuple[float, float], moments: Moments, method: str
+    name: str, values: tuple[float, float], moments: PairedMoments, method: str
 ) -> MetricComparison:
-    mean_difference, variance = _difference(moments)
     return t_comparison(
         name,
         values,
-        mean_difference=mean_difference,
-        difference_variance=variance,
+        mean_difference=moments.difference_mean,
+        difference_variance=moments.difference_variance,
         n=moments.n,
         direction=METRIC_DIRECTIONS[name],
         method=method,

@@ -11,10 +11,11 @@ from bot.domain.manifest import ModelManifest
 
 def dump_manifest(manifest: ModelManifest) -> str:
     """The manifest as YAML text; `load_manifest_text` reads it back unchanged."""
-    data = manifest.model_dump(mode="json", by_alias=True, exclude_defaults=False)
-    yaml = YAML(typ="safe", pure=True)
+    data = manifest.model_dump(mode="json", by_alias=True, exclude_none=True)
+    yaml = YAML(typ="rt")
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     return buffer.getvalue()

@@ -1,1 +1,5 @@
+"""The durable store: events (a work queue with leases), decisions, and small state.
 
+`SqlEventStore(url)` works on SQLite (`sqlite:///PATH`, the embedded default) and
+PostgreSQL (`postgresql+psycopg://...`, for several replicas).
+"""

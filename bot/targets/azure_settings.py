@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -240,12 +241,22 @@ def ml_client_kwargs(settings: AzureSettings, credential: TokenCredential) -> di
     return kwargs
 
 
+def azure_ai_ml() -> Any:
+    """The `azure.ai.ml` package, imported on first use (it takes seconds)."""
+    from marshmallow.warnings import Marshmallow4Warning  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        # azure-ai-ml's schemas use marshmallow 3 options that marshmallow deprecates on import.
+        warnings.filterwarnings("ignore", category=Marshmallow4Warning)
+        import azure.ai.ml  # noqa: PLC0415
+        import azure.ai.ml.entities  # noqa: PLC0415
+    return azure.ai.ml
+
+
 def build_ml_client(settings: AzureSettings, credential: TokenCredential | None = None) -> Any:
     """An `MLClient` for the configured workspace."""
-    from azure.ai.ml import MLClient  # noqa: PLC0415  (a slow import, paid only when used)
-
     credential = credential or build_credential(settings)
-    return MLClient(
+    return azure_ai_ml().MLClient(
         credential,
         subscription_id=settings.subscription_id,
         resource_group_name=settings.resource_group,

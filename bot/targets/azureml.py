@@ -24,7 +24,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from bot.domain.manifest import Deployment, ModelManifest, Strategy, TargetKind
 from bot.errors import TargetError
-from bot.targets.azure_settings import AzureSettings, build_ml_client
+from bot.targets.azure_settings import AzureSettings, azure_ai_ml, build_ml_client
 from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
 
 SmokeRequest = Callable[[ModelManifest], Mapping[str, Any]]
@@ -162,14 +162,12 @@ class AzureMLTarget:
         return self.state(manifest.model, manifest.environment, spec)
 
     def _ensure_endpoint(self, manifest: ModelManifest, progress: Progress) -> Any:
-        from azure.ai.ml.entities import ManagedOnlineEndpoint  # noqa: PLC0415
-
         name = manifest.deployment.endpoint
         try:
             return self._ml.online_endpoints.get(name)
         except ResourceNotFoundError:
             progress(f"creating endpoint {name}")
-        endpoint = ManagedOnlineEndpoint(
+        endpoint = azure_ai_ml().entities.ManagedOnlineEndpoint(
             name=name,
             auth_mode="key",
             tags={"promobot.model": manifest.model, "promobot.environment": manifest.environment},
@@ -183,12 +181,10 @@ class AzureMLTarget:
     def _provision(
         self, manifest: ModelManifest, spec: Deployment, name: str, progress: Progress
     ) -> None:
-        from azure.ai.ml.entities import ManagedOnlineDeployment  # noqa: PLC0415
-
         progress(
             f"provisioning deployment {name} of {spec.endpoint} (model {model_reference(manifest)})"
         )
-        deployment = ManagedOnlineDeployment(
+        deployment = azure_ai_ml().entities.ManagedOnlineDeployment(
             name=name,
             endpoint_name=spec.endpoint,
             model=model_reference(manifest),

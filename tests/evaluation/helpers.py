@@ -42,7 +42,9 @@ def make_classification_pair(
     for skill in (champion_skill, challenger_skill):
         scores = _probabilities(rng, y, k, skill)
         if decimals is not None:
-            scores = np.round(scores, decimals)
+            # Probabilities on a coarse grid that still sum to one: many ties across rows.
+            grid = 10**decimals
+            scores = np.array([rng.multinomial(grid, row) for row in scores]) / grid
         labels = scores.argmax(axis=1)
         kept = (scores[:, 1] if k == 2 else scores) if with_scores else None
         sides.append(Predictions(labels, kept, tuple(range(k)) if with_scores else None))

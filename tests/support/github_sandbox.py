@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from github import Auth, Github
 
 from bot.sandbox.github import Checks, SandboxServer, prepare
 from bot.sandbox.github.contract import RestContract, WebhookContract
@@ -124,9 +125,12 @@ class WebhookReceiver:
         with self._cond:
             while True:
                 for delivery in self.deliveries:
-                    if delivery.event == event and (action is None or delivery.action == action):
-                        if predicate is None or predicate(delivery):
-                            return delivery
+                    if (
+                        delivery.event == event
+                        and (action is None or delivery.action == action)
+                        and (predicate is None or predicate(delivery))
+                    ):
+                        return delivery
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     seen = [(d.event, d.action) for d in self.deliveries]
@@ -179,18 +183,37 @@ class GitHubSandbox:
     def bare_path(self, full_name: str = REPO_NAME) -> Path:
         return self.server.sandbox.repo_path(full_name)
 
-    def github(self, login: str, **kwargs: Any) -> Any:
-        """A PyGithub client authenticated as a seeded user."""
-        from github import Auth, Github
+    def github(self, login: str | None = None, *, auth: Any = None, **kwargs: Any) -> Any:
+        """A PyGithub client on the sandbox, authenticated as a seeded user (or with `auth`).
 
-        return Github(base_url=self.base_url, auth=Auth.Token(self.tokens[login]), **kwargs)
+        PyGithub spaces requests 0.25 s apart and writes 1 s apart by default (GitHub's
+        advice against secondary rate limits); against the sandbox that only slows tests.
+        """
+        kwargs.setdefault("seconds_between_requests", 0)
+        kwargs.setdefault("seconds_between_writes", 0)
+        if auth is None:
+            auth = Auth.Token(self.tokens[login or "alice"])
+        client = Github(base_url=self.base_url, auth=auth, **kwargs)
+        self.extra.setdefault("closers", []).append(client.close)
+        return client
 
     def http(self, login: str | None = None) -> httpx.Client:
-        """An httpx client on the REST root; with `login`, authenticated as that user."""
+        """An httpx client on the REST root; with `login`, authenticated as that user.
+        Closed at teardown."""
         headers = {"Accept": "application/vnd.github+json"}
         if login is not None:
             headers["Authorization"] = f"token {self.tokens[login]}"
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        client = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        self.extra.setdefault("closers", []).append(client.close)
+        return client
+
+    def app_installation_auth(self) -> Any:
+        """PyGithub's App authentication: JWT → installation token (as `promobot[bot]`)."""
+        return Auth.AppAuth(self.app_id, self.app_private_key).get_installation_auth(self.installation_id)
+
+    def close_clients(self) -> None:
+        for close in self.extra.pop("closers", []):
+            close()
 
     def requests(self) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/_sandbox/requests").json())
@@ -291,6 +314,7 @@ def start_github_sandbox(
         yield sandbox
         sandbox.server.sandbox.dispatcher.wait_idle(15)
     finally:
+        sandbox.close_clients()
         server.stop()
         receiver.close()
     assert not checks.problems, "sandbox answers that break GitHub's descriptions:\n" + "\n".join(

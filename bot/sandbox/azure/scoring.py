@@ -12,15 +12,23 @@ import random
 import re
 import shutil
 import threading
+import warnings
 from collections import Counter
 from typing import Any
 
-import mlflow
+import mlflow.artifacts
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from bot.sandbox.azure.faults import FaultBook
 from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState
+
+with warnings.catch_warnings():
+    # MLflow 3 warns about the `Any` hints of its own agent types when pyfunc is first imported.
+    warnings.filterwarnings(
+        "ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning
+    )
+    import mlflow.pyfunc
 
 _MODEL_ID = re.compile(r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 _JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/artifacts/paths/(?P<path>.+?)/?$")

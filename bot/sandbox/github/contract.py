@@ -62,7 +62,9 @@ def _date_time(value: object) -> bool:
 
 
 def _uri(value: object) -> bool:
-    return not isinstance(value, str) or bool(urlparse(value).scheme)
+    # The description itself gives `""` as the default of several `uri` fields
+    # (deployment statuses' target_url, log_url, environment_url): GitHub sends it.
+    return not isinstance(value, str) or value == "" or bool(urlparse(value).scheme)
 
 
 def _format_checker() -> Any:
@@ -130,6 +132,9 @@ class RestContract:
         )
         self._schemas = schemas
         self._checker = _format_checker()
+        self._validators: dict[int, Any] = {}
+        self._keep: list[Any] = []
+        self._components: dict[str, Any] = {}
         operations = []
         for op in spec["operations"]:
             operations.append(self._operation(op["method"], op["path"], _response_schemas(op)))
@@ -163,23 +168,33 @@ class RestContract:
         if operation is not None:
             schema = operation.responses.get(status)
         if schema is None and status >= 400:
-            name = "validation-error" if status == 422 else "basic-error"
-            schema = {"$ref": f"{_ROOT_URI}#/components/schemas/{name}"}
+            schema = self._component("validation-error" if status == 422 else "basic-error")
         if schema is None:
             return []
         return self.validate(schema, document, f"{method} {path} → {status}")
 
     def validate(self, schema: Any, document: Any, where: str) -> list[str]:
-        validator = jsonschema.Draft202012Validator(
-            schema, registry=self._registry, format_checker=self._checker
-        )
+        key = id(schema)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                schema, registry=self._registry, format_checker=self._checker
+            )
+            # Keep the schema alive with its validator so the id stays unique.
+            self._validators[key] = validator
+            self._keep.append(schema)
         return [
             f"{where}: {_location(error)}: {error.message[:300]}"
             for error in validator.iter_errors(document)
         ]
 
+    def _component(self, name: str) -> Any:
+        if name not in self._components:
+            self._components[name] = {"$ref": f"{_ROOT_URI}#/components/schemas/{name}"}
+        return self._components[name]
+
     def validate_component(self, name: str, document: Any) -> list[str]:
-        return self.validate({"$ref": f"{_ROOT_URI}#/components/schemas/{name}"}, document, name)
+        return self.validate(self._component(name), document, name)
 
     def is_covered(self, method: str, path: str) -> bool:
         return self.match(method, path) is not None

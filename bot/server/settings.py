@@ -1,0 +1,116 @@
+"""Settings of the bot service (`promobot serve`).
+
+`ServiceSettings` is a plain frozen model, meant to be nested in the global settings.
+Until then, `load_service_settings()` reads it from `PROMOBOT_*` environment variables
+(see `_ServiceEnvironment`); `promobot serve` and `promobot events` call it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import UserInputError
+from bot.store.engine import sqlite_url
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+def default_state_dir() -> Path:
+    """`$XDG_STATE_HOME/promobot`, else `~/.local/state/promobot`."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "promobot"
+
+
+class ServiceSettings(BaseModel):
+    """How the service stores events, authenticates deliveries and runs its workers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="Folder for local state; the default SQLite database lives here.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the event store; default `sqlite:///<state_dir>/promobot.db`.",
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret of the GitHub webhook (`X-Hub-Signature-256`)."
+    )
+    mlflow_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret of the MLflow webhook (`X-MLflow-Signature`)."
+    )
+    azure_shared_key: SecretStr | None = Field(
+        default=None,
+        description="Key Event Grid sends as `aeg-sas-key` header or `?key=` query parameter.",
+    )
+    workers: int = Field(default=4, ge=1, le=64, description="Worker threads per replica.")
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claim not renewed for this long is retried."
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Attempts before a failing event is parked."
+    )
+    retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="Delay before the first retry; doubles each time."
+    )
+    retry_max_seconds: float = Field(default=600.0, gt=0, description="Longest retry delay.")
+    poll_seconds: float = Field(
+        default=1.0, gt=0, description="Idle workers look for due work this often."
+    )
+    tick_seconds: float = Field(
+        default=60.0, ge=0, description="A `Tick` event this often (0: none)."
+    )
+    retention_days: float = Field(
+        default=14.0, gt=0, description="Done events (and their delivery ids) kept this long."
+    )
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES, gt=0, description="Larger deliveries are refused with 413."
+    )
+    mlflow_tolerance_seconds: float = Field(
+        default=300.0, gt=0, description="MLflow deliveries whose timestamp is further off: 401."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_database(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("database_url"):
+            state_dir = Path(values.get("state_dir") or default_state_dir())
+            return {**values, "database_url": sqlite_url(state_dir)}
+        return values
+
+
+class _ServiceEnvironment(BaseSettings):
+    """The `PROMOBOT_*` environment variables `load_service_settings` reads."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMOBOT_", extra="ignore")
+
+    state_dir: Path | None = None
+    database_url: str | None = None
+    github_webhook_secret: SecretStr | None = None
+    mlflow_webhook_secret: SecretStr | None = None
+    azure_shared_key: SecretStr | None = None
+    workers: int | None = None
+    lease_seconds: float | None = None
+    max_attempts: int | None = None
+    tick_seconds: float | None = None
+
+
+def load_service_settings(**overrides: Any) -> ServiceSettings:
+    """Settings from `PROMOBOT_*` variables, then `overrides` (None values are skipped)."""
+    try:
+        found = _ServiceEnvironment().model_dump(exclude_none=True)
+        found.update({key: value for key, value in overrides.items() if value is not None})
+        return ServiceSettings(**found)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise UserInputError(
+            f"service setting `{field}`: {first['msg']}",
+            hint=f"fix PROMOBOT_{field.upper()} or the matching command-line option",
+        ) from None

@@ -1,0 +1,79 @@
+"""SQLAlchemy engines for the two supported databases, configured for a work queue.
+
+SQLite runs in WAL mode (readers never block the writer), with every transaction
+started as `BEGIN IMMEDIATE`, so that a claim's read and write can never be interleaved
+with another writer's, and a busy timeout instead of immediate "database is locked".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.errors import UserInputError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_url(state_dir: Path) -> str:
+    """The default database: `<state dir>/promobot.db`."""
+    return f"sqlite:///{state_dir / 'promobot.db'}"
+
+
+def open_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for a `sqlite:///...` or `postgresql+psycopg://...` URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserInputError(
+            f"database URL {url!r} cannot be parsed",
+            hint="use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB",
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    raise UserInputError(
+        f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)}",
+        hint="use sqlite:///PATH (one replica) or postgresql+psycopg://... (several)",
+    )
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if not database or database == ":memory:":
+        raise UserInputError(
+            "an in-memory SQLite database cannot hold events across restarts",
+            hint="give a file: sqlite:///PATH/promobot.db",
+        )
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below open every transaction itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a transaction is on disk when commit returns, so an accepted delivery
+        # survives a power cut, not only a process crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

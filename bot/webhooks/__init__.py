@@ -1,0 +1,2 @@
+"""Webhook authentication and minimal parsing of GitHub, MLflow and Azure Event Grid
+deliveries into the domain events of `bot.webhooks.events`."""

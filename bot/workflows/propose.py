@@ -1,0 +1,237 @@
+"""Propose: a new model version becomes (or updates) the one promotion pull request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from dataclasses import dataclass
+
+from bot.domain.policy import OnRejected
+from bot.domain.verdict import Outcome, Verdict, decide
+from bot.forge.base import CommitState, PromotionOutcome, PullRequestInfo, promotion_branch
+from bot.formats.loading import InvalidFile, load_manifest_text
+from bot.formats.writing import dump_manifest
+from bot.report.render import ReportContext, render_report, render_template
+from bot.store.base import DecisionLog
+from bot.workflows.inputs import Environment, Proposal, gather, proposed_manifest
+
+log = logging.getLogger(__name__)
+
+LABEL_PROMOTION = "promotion"
+LABEL_REJECTED = "rejected"
+
+
+class ProposeOutcome(enum.StrEnum):
+    """What the propose workflow did."""
+
+    OPENED = "opened"
+    UPDATED = "updated"
+    REJECTED = "rejected"
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_SERVING = "already_serving"
+    SUPERSEDED = "superseded"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class ProposeResult:
+    """The outcome, the verdict and the pull request, if any."""
+
+    outcome: ProposeOutcome
+    detail: str
+    verdict: Verdict | None = None
+    pull_request: PullRequestInfo | None = None
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (0, version)
+
+
+def _open_pr_version(
+    env: Environment, model: str, environment: str
+) -> tuple[PullRequestInfo, str] | None:
+    branch = promotion_branch(environment, model)
+    for pr in env.forge.list_promotion_pull_requests():
+        if pr.head_ref == branch:
+            text = env.forge.read_file(f"model-manifests/{environment}/{model}.yaml", pr.head_sha)
+            try:
+                version = load_manifest_text(
+                    text or "", f"model-manifests/{environment}/{model}.yaml"
+                ).version
+            except InvalidFile:
+                return pr, ""
+            return pr, version
+    return None
+
+
+def propose(
+    env: Environment,
+    decisions: DecisionLog | None,
+    model: str,
+    version: str,
+    environment: str,
+    now: dt.datetime,
+) -> ProposeResult:
+    """Evaluate `version` against the champion and open or update the promotion pull request."""
+    registry = "mlflow"
+    if decisions is not None and (done := decisions.get(registry, model, version, environment)):
+        return ProposeResult(
+            ProposeOutcome.ALREADY_DECIDED, f"{model} v{version}: {done.outcome} before"
+        )
+    existing = _open_pr_version(env, model, environment)
+    if existing and existing[1] and _version_key(existing[1]) > _version_key(version):
+        return _record(
+            decisions,
+            model,
+            version,
+            environment,
+            ProposeResult(
+                ProposeOutcome.SUPERSEDED,
+                f"v{existing[1]} is already proposed in #{existing[0].number}",
+            ),
+        )
+    proposal = gather(env, model, version, environment)
+    if proposal.champion is not None and proposal.champion.version == version:
+        return _record(
+            decisions,
+            model,
+            version,
+            environment,
+            ProposeResult(
+                ProposeOutcome.ALREADY_SERVING,
+                f"{model} v{version} already serves in {environment}",
+            ),
+        )
+    verdict = decide(proposal.comparison, proposal.policy)
+    result = _execute(env, proposal, verdict, now, existing[0] if existing else None)
+    log.info(
+        "propose %s v%s in %s: %s (%s)", model, version, environment, result.outcome, result.detail
+    )
+    return _record(decisions, model, version, environment, result)
+
+
+def _record(
+    decisions: DecisionLog | None, model: str, version: str, environment: str, result: ProposeResult
+) -> ProposeResult:
+    if decisions is not None and result.outcome is not ProposeOutcome.BLOCKED:
+        url = result.pull_request.url if result.pull_request else ""
+        decisions.record(
+            "mlflow", model, version, environment, result.outcome.value, url or result.detail
+        )
+    return result
+
+
+def render_body(env: Environment, proposal: Proposal, verdict: Verdict, now: dt.datetime) -> str:
+    """The bot's part of the pull request body: summary, manifest change and report."""
+    ctx = ReportContext(
+        model=proposal.model,
+        environment=proposal.environment,
+        champion_version=None if proposal.champion is None else proposal.champion.version,
+        challenger_version=proposal.challenger.version,
+        policy_names=proposal.policy.names,
+        generated_at=now,
+    )
+    report = render_report(proposal.comparison, verdict, ctx, env.templates_root)
+    return render_template(
+        "pr_body.md.j2",
+        env.templates_root,
+        ctx=ctx,
+        verdict=verdict,
+        report=report,
+        policy=proposal.policy,
+        challenger=proposal.challenger,
+    )
+
+
+def status_line(verdict: Verdict) -> str:
+    """The commit status description (GitHub keeps 140 characters)."""
+    if verdict.verdict is Outcome.PROMOTE:
+        gain = verdict.primary_improvement
+        change = "" if gain is None else f" {verdict.primary_metric} {gain:+.4f}"
+        return f"promote:{change}, {len(verdict.rules)} rule(s) passed"[:140]
+    names = ", ".join(r.name for r in verdict.failed)
+    return f"reject: {names}"[:140]
+
+
+def _execute(
+    env: Environment,
+    proposal: Proposal,
+    verdict: Verdict,
+    now: dt.datetime,
+    existing: PullRequestInfo | None,
+) -> ProposeResult:
+    rejected = verdict.verdict is Outcome.REJECT
+    action = proposal.policy.on_rejected
+    if rejected and action is OnRejected.COMMENT:
+        return _comment_only(env, proposal, verdict, existing)
+    body = render_body(env, proposal, verdict, now)
+    manifest = proposed_manifest(proposal)
+    title = f"Promote {proposal.model} v{proposal.challenger.version} to {proposal.environment}"
+    pr = env.forge.open_or_update_promotion(
+        model=proposal.model,
+        environment=proposal.environment,
+        manifest_path=manifest.path(),
+        manifest_text=dump_manifest(manifest),
+        title=title if not rejected else f"[rejected] {title}",
+        body=body,
+        labels=(LABEL_PROMOTION, LABEL_REJECTED) if rejected else (LABEL_PROMOTION,),
+        team_reviewers=() if rejected else proposal.policy.approval.teams,
+        draft=rejected,
+    )
+    if pr.outcome is PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT:
+        return ProposeResult(ProposeOutcome.BLOCKED, pr.detail, verdict, pr.pull_request)
+    info = pr.pull_request
+    if not rejected and LABEL_REJECTED in info.labels:
+        env.forge.remove_label(info.number, LABEL_REJECTED)
+    if info.draft != rejected:
+        info = env.forge.set_draft(info.number, rejected)
+    state = CommitState.FAILURE if rejected else CommitState.SUCCESS
+    env.forge.set_commit_status(
+        pr.commit_sha, state, status_line(verdict), context=env.status_context
+    )
+    if rejected and action is OnRejected.CLOSE:
+        info = env.forge.close_pull_request(
+            info.number,
+            render_template(
+                "rejected_comment.md.j2",
+                env.templates_root,
+                verdict=verdict,
+                proposal=proposal,
+                closed=True,
+            ),
+        )
+        return ProposeResult(ProposeOutcome.REJECTED, f"closed #{info.number}", verdict, info)
+    outcome = (
+        ProposeOutcome.REJECTED
+        if rejected
+        else (
+            ProposeOutcome.OPENED
+            if pr.outcome is PromotionOutcome.CREATED
+            else ProposeOutcome.UPDATED
+        )
+    )
+    return ProposeResult(outcome, pr.detail, verdict, info)
+
+
+def _comment_only(
+    env: Environment, proposal: Proposal, verdict: Verdict, existing: PullRequestInfo | None
+) -> ProposeResult:
+    """`on_rejected: comment`: no pull request; the report goes to the open promotion
+    pull request, or else to the pull request that promoted the champion."""
+    detail = f"{proposal.model} v{proposal.challenger.version} rejected; no pull request opened"
+    champion_pr = None if proposal.champion is None else proposal.champion.evaluation.pull_request
+    target = existing.number if existing is not None else champion_pr
+    if target is not None:
+        env.forge.create_comment(
+            target,
+            render_template(
+                "rejected_comment.md.j2",
+                env.templates_root,
+                verdict=verdict,
+                proposal=proposal,
+                closed=False,
+            ),
+        )
+        detail += f"; reported on #{target}"
+    return ProposeResult(ProposeOutcome.REJECTED, detail, verdict, existing)
