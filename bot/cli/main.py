@@ -39,3 +39,9 @@ sandbox_app.command("azure")(sandbox_azure)
 from bot.cli.demo import demo  # noqa: E402
 
 app.command("demo")(demo)
+from bot.cli.serve import serve  # noqa: E402
+
+app.command("serve")(serve)
+from bot.cli.events import events_app  # noqa: E402
+
+app.add_typer(events_app, name="events")

@@ -92,6 +92,10 @@ class EventStore(Protocol):
         """Replay every parked event; how many."""
         ...
 
+    def prune(self, finished_before: dt.datetime) -> int:
+        """Delete done events finished before the time (their delivery ids are forgotten)."""
+        ...
+
     def queue_depth(self) -> int:
         """Events waiting or running."""
         ...
@@ -152,4 +156,18 @@ class StateStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Forget the key."""
+        ...
+
+
+class ServiceStore(EventStore, Protocol):
+    """What the service hands its handlers: the events, the decisions and the state."""
+
+    @property
+    def decisions(self) -> DecisionLog:
+        """Which versions already got a decision."""
+        ...
+
+    @property
+    def state(self) -> StateStore:
+        """Small JSON state under string keys."""
         ...

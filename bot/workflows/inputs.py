@@ -37,7 +37,11 @@ class Environment:
     templates_root: Path | None = None
     tracking_uri: str | None = None
     status_context: str = "promobot/policy"
-    default_target_url: str | None = None
+    repository: str = ""
+
+    def forge_owner(self) -> str:
+        """The organisation (or user) that owns the repository: where teams live."""
+        return self.repository.partition("/")[0]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from github import InputGitTreeElement, UnknownObjectException
 MANIFEST = "model-manifests/production/churn-classifier.yaml"
 
 
-def commit_on_branch(repo: Any, branch: str, files: dict[str, str], *, parent_ref: str = "main") -> str:
+def commit_on_branch(
+    repo: Any, branch: str, files: dict[str, str], *, parent_ref: str = "main"
+) -> str:
     """One commit changing `files` on top of `parent_ref`, published as `branch` (created
     or fast-forwarded) through the Git Data API. Returns the commit SHA."""
     try:
@@ -34,4 +36,6 @@ def commit_on_branch(repo: Any, branch: str, files: dict[str, str], *, parent_re
 
 def open_pull(repo: Any, branch: str = "promobot/production/churn", **files: str) -> Any:
     commit_on_branch(repo, branch, files or {MANIFEST: "version: '2'\n"})
-    return repo.create_pull(title="Promote churn-classifier v2", body="report", head=branch, base="main")
+    return repo.create_pull(
+        title="Promote churn-classifier v2", body="report", head=branch, base="main"
+    )

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from github import Auth, Github
 
 from bot.sandbox.github.contract import WebhookContract
 from bot.sandbox.github.webhooks import signature_256
@@ -18,7 +17,9 @@ from tests.sandbox_github.helpers import MANIFEST, commit_on_branch, open_pull
 from tests.support.github_sandbox import GitHubSandbox
 
 
-def assert_valid(contract: WebhookContract, event: str, payload: Any, *, schema_expected: bool = True) -> None:
+def assert_valid(
+    contract: WebhookContract, event: str, payload: Any, *, schema_expected: bool = True
+) -> None:
     action = payload.get("action")
     assert (contract.schema_for(event, action) is not None) == schema_expected, (event, action)
     assert contract.check(event, payload) == []
@@ -46,8 +47,12 @@ def test_pull_request_lifecycle_events_are_signed_and_valid(
     for action in ("opened", "labeled", "synchronize", "reopened"):
         delivery = receiver.wait_for("pull_request", action)
         assert_valid(webhook_contract, "pull_request", delivery.payload)
-    unmerged = receiver.wait_for("pull_request", "closed", lambda d: not d.payload["pull_request"]["merged"])
-    merged = receiver.wait_for("pull_request", "closed", lambda d: d.payload["pull_request"]["merged"])
+    unmerged = receiver.wait_for(
+        "pull_request", "closed", lambda d: not d.payload["pull_request"]["merged"]
+    )
+    merged = receiver.wait_for(
+        "pull_request", "closed", lambda d: d.payload["pull_request"]["merged"]
+    )
     for delivery in (unmerged, merged):
         assert_valid(webhook_contract, "pull_request", delivery.payload)
         assert delivery.signature_ok()
@@ -75,10 +80,18 @@ def test_delivery_headers_are_githubs(github_sandbox: GitHubSandbox) -> None:
 
 @pytest.mark.parametrize(
     ("event", "state", "body"),
-    [("APPROVE", "approved", "ship it"), ("REQUEST_CHANGES", "changes_requested", "no"), ("COMMENT", "commented", "hm")],
+    [
+        ("APPROVE", "approved", "ship it"),
+        ("REQUEST_CHANGES", "changes_requested", "no"),
+        ("COMMENT", "commented", "hm"),
+    ],
 )
 def test_review_submitted_payloads(
-    github_sandbox: GitHubSandbox, webhook_contract: WebhookContract, event: str, state: str, body: str
+    github_sandbox: GitHubSandbox,
+    webhook_contract: WebhookContract,
+    event: str,
+    state: str,
+    body: str,
 ) -> None:
     """Approvals are what merges wait for: every review state must reach the bot."""
     pr = open_pull(github_sandbox.github("bob").get_repo(github_sandbox.repo_name))
@@ -91,7 +104,9 @@ def test_review_submitted_payloads(
     assert payload["sender"]["login"] == "carol"
 
 
-def test_comment_on_pull_request_payload(github_sandbox: GitHubSandbox, webhook_contract: WebhookContract) -> None:
+def test_comment_on_pull_request_payload(
+    github_sandbox: GitHubSandbox, webhook_contract: WebhookContract
+) -> None:
     """Comment commands (`/promobot merge`) arrive as issue_comment on a pull request."""
     pr = open_pull(github_sandbox.github("bob").get_repo(github_sandbox.repo_name))
     pr.create_issue_comment("/promobot merge")
@@ -106,20 +121,19 @@ def test_status_check_run_deployment_and_dispatch_payloads(
 ) -> None:
     """status and check_run re-trigger the gate; deployment_status reports CD;
     repository_dispatch starts a proposal."""
-    bot = Github(
-        base_url=github_sandbox.base_url,
-        auth=Auth.AppAuth(github_sandbox.app_id, github_sandbox.app_private_key).get_installation_auth(
-            github_sandbox.installation_id
-        ),
-    )
+    bot = github_sandbox.github(auth=github_sandbox.app_installation_auth())
     repo = bot.get_repo(github_sandbox.repo_name)
     sha = repo.get_branch("main").commit.sha
-    repo.get_commit(sha).create_status("success", "https://ci.example/1", "policy passed", "promobot/policy")
+    repo.get_commit(sha).create_status(
+        "success", "https://ci.example/1", "policy passed", "promobot/policy"
+    )
     run = repo.create_check_run("promobot/policy", sha, status="in_progress")
     run.edit(conclusion="success", output={"title": "ok", "summary": "all rules pass"})
     deployment = repo.create_deployment(ref="main", environment="production", required_contexts=[])
     deployment.create_status("success", environment_url="http://127.0.0.1/serving")
-    repo.create_repository_dispatch("promobot-propose", {"model": "churn-classifier", "version": "2"})
+    repo.create_repository_dispatch(
+        "promobot-propose", {"model": "churn-classifier", "version": "2"}
+    )
     receiver = github_sandbox.receiver
     assert_valid(webhook_contract, "status", receiver.wait_for("status").payload)
     completed = receiver.wait_for("check_run", "completed").payload
@@ -150,13 +164,19 @@ def test_delivery_log_and_redelivery(github_sandbox: GitHubSandbox) -> None:
     opened = next(d for d in deliveries if d["event"] == "pull_request" and d["action"] == "opened")
     assert opened["status_code"] == 503
     assert not opened["redelivery"]
-    detail = http.get(f"/repos/{github_sandbox.repo_name}/hooks/{hook['id']}/deliveries/{opened['id']}").json()
+    detail = http.get(
+        f"/repos/{github_sandbox.repo_name}/hooks/{hook['id']}/deliveries/{opened['id']}"
+    ).json()
     assert detail["request"]["headers"]["X-GitHub-Event"] == "pull_request"
     github_sandbox.receiver.status = 200
-    attempt = http.post(f"/repos/{github_sandbox.repo_name}/hooks/{hook['id']}/deliveries/{opened['id']}/attempts")
+    attempt = http.post(
+        f"/repos/{github_sandbox.repo_name}/hooks/{hook['id']}/deliveries/{opened['id']}/attempts"
+    )
     assert attempt.status_code == 202
     again = github_sandbox.receiver.wait_for(
-        "pull_request", "opened", lambda d: d.headers["x-github-delivery"] == opened["guid"] and d is not None
+        "pull_request",
+        "opened",
+        lambda d: d.headers["x-github-delivery"] == opened["guid"] and d is not None,
     )
     assert again.signature_ok()
     github_sandbox.wait_deliveries_sent()

@@ -15,6 +15,7 @@ payload against octokit's schemas; otherwise the test fails with the problems li
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -30,6 +31,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
 
 from bot.sandbox.github import Checks, SandboxServer, prepare
@@ -178,7 +181,8 @@ class GitHubSandbox:
 
     @property
     def app_private_key(self) -> str:
-        return (self.data_dir / "apps" / "promobot.pem").read_text()
+        """The PEM of the seeded app `promobot` (id `app_id`)."""
+        return app_key_pem()
 
     def bare_path(self, full_name: str = REPO_NAME) -> Path:
         return self.server.sandbox.repo_path(full_name)
@@ -209,7 +213,9 @@ class GitHubSandbox:
 
     def app_installation_auth(self) -> Any:
         """PyGithub's App authentication: JWT → installation token (as `promobot[bot]`)."""
-        return Auth.AppAuth(self.app_id, self.app_private_key).get_installation_auth(self.installation_id)
+        return Auth.AppAuth(self.app_id, self.app_private_key).get_installation_auth(
+            self.installation_id
+        )
 
     def close_clients(self) -> None:
         for close in self.extra.pop("closers", []):
@@ -231,7 +237,16 @@ class GitHubSandbox:
         assert self.server.sandbox.dispatcher.wait_idle(timeout), "webhook deliveries still queued"
 
 
-def default_seed(receiver_url: str, content_dir: Path) -> dict[str, Any]:
+@functools.cache
+def app_key_pem() -> str:
+    """One RSA key per test run: generating one per sandbox costs most of its start-up."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def default_seed(receiver_url: str, content_dir: Path, key_file: Path) -> dict[str, Any]:
     return {
         "users": [
             {"login": login, "token": token, "name": login.title(), "email": f"{login}@example.com"}
@@ -262,6 +277,7 @@ def default_seed(receiver_url: str, content_dir: Path) -> dict[str, Any]:
                 "id": APP_ID,
                 "slug": "promobot",
                 "owner": ORG,
+                "private_key": str(key_file),
                 "installations": [{"id": INSTALLATION_ID, "account": ORG}],
             },
         ],
@@ -303,7 +319,9 @@ def start_github_sandbox(
     response and payload matched GitHub's descriptions."""
     receiver = WebhookReceiver()
     content_dir = write_content(tmp_path / "seed-content", content or DEFAULT_CONTENT)
-    seed_data = seed or default_seed(receiver.url, content_dir)
+    key_file = tmp_path / "app-private-key.pem"
+    key_file.write_text(app_key_pem())
+    seed_data = seed or default_seed(receiver.url, content_dir, key_file)
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(seed_data))
     data_dir = data_dir or tmp_path / "github-data"

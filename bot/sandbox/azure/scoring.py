@@ -18,6 +18,7 @@ from typing import Any
 
 import mlflow.artifacts
 import numpy as np
+from mlflow.tracking import MlflowClient
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from bot.sandbox.azure.faults import FaultBook
@@ -44,6 +45,28 @@ def mlflow_uri(model_uri: str) -> str:
     if job:
         return f"runs:/{job['job']}/{job['path']}"
     return model_uri
+
+
+def artifact_location(uri: str, tracking_uri: str) -> str:
+    """Resolve `runs:/<run>/<path>` in the given store, without MLflow's process-wide URI.
+
+    Since MLflow 3 a model logged in a run is a logged model with artifacts of its
+    own, so the path names a logged model of the run or, for older runs, a folder of
+    the run's artifacts.
+    """
+    if not uri.startswith("runs:/"):
+        return uri
+    run_id, _, path = uri.removeprefix("runs:/").partition("/")
+    path = path.strip("/")
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(run_id)
+    found = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    for logged in found:
+        if logged.name == path:
+            return str(logged.artifact_location)
+    return f"{run.info.artifact_uri}/{path}"
 
 
 class ModelHost:
@@ -92,12 +115,15 @@ class ModelHost:
         version = versions.get(found["version"])
         if version is None:
             raise ValueError(f"model {found['name']} has no version {found['version']}")
-        source = mlflow_uri(str(version["properties"].get("modelUri") or ""))
+        tracking_uri = self._state.config.tracking_uri
+        source = artifact_location(
+            mlflow_uri(str(version["properties"].get("modelUri") or "")), tracking_uri
+        )
         target = self._model_dir(endpoint, deployment["name"])
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=str(target), tracking_uri=self._state.config.tracking_uri
+            artifact_uri=source, dst_path=str(target), tracking_uri=tracking_uri
         )
         return mlflow.pyfunc.load_model(local)
 

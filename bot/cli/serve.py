@@ -1,0 +1,85 @@
+"""`promobot serve`: the webhook service with its workers.
+
+The handler that processes events comes from a factory, `--handler module:function`
+(default `bot.server.handlers.DEFAULT_HANDLER_FACTORY`); the option exists for tests and
+plug-ins. Settings come from `PROMOBOT_*` variables (`bot.server.settings`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from bot.errors import PromobotError
+from bot.server.app import create_app
+from bot.server.handlers import DEFAULT_HANDLER_FACTORY, ServiceContext, load_handler_factory
+from bot.server.metrics import ServiceMetrics
+from bot.server.settings import load_service_settings
+from bot.store.sql import SqlEventStore
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8080,
+    handler: Annotated[
+        str,
+        typer.Option(help="Handler factory `module:function` (for tests and plug-ins)."),
+    ] = DEFAULT_HANDLER_FACTORY,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker threads [default: PROMOBOT_WORKERS or 4].")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Event store URL [default: PROMOBOT_DATABASE_URL or SQLite]."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
+) -> None:
+    """Receive GitHub, MLflow and Azure webhooks and process them from the event store."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_service_settings(workers=workers, database_url=database_url)
+        factory = load_handler_factory(handler)
+        store = SqlEventStore(settings.database_url)
+    except PromobotError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    metrics = ServiceMetrics()
+    try:
+        app = create_app(
+            settings,
+            factory(ServiceContext(settings=settings, store=store, metrics=metrics)),
+            store=store,
+            metrics=metrics,
+        )
+        listener = _listen(host, port)
+        bound = listener.getsockname()[1]
+        # One parseable line, so scripts and tests that pass --port 0 learn the port.
+        print(f"promobot serve: listening on http://{host}:{bound}", flush=True)
+        config = uvicorn.Config(app, log_level=log_level.lower(), access_log=access_log)
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        store.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        typer.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        typer.echo("hint: choose another --port, or 0 for a free one", err=True)
+        sys.exit(2)
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener

@@ -1,0 +1,156 @@
+"""The FastAPI app of the bot service: webhooks in, workers out, health and metrics.
+
+`create_app(settings, handler)` wires everything; the app's lifespan starts and stops the
+workers and the housekeeper. Pass `store` and `metrics` when the handler was built with
+them (see `bot.server.handlers.ServiceContext`); otherwise the app opens its own store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.server.handlers import Handler
+from bot.server.housekeeping import Housekeeper
+from bot.server.ingest import Ingest, Reply
+from bot.server.metrics import ServiceMetrics
+from bot.server.settings import ServiceSettings
+from bot.server.worker import WorkerPool
+from bot.store.sql import SqlEventStore
+
+logger = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the app holds (as `app.state.service`)."""
+
+    settings: ServiceSettings
+    store: SqlEventStore
+    metrics: ServiceMetrics
+    workers: WorkerPool
+    ingest: Ingest
+
+
+def create_app(
+    settings: ServiceSettings,
+    handler: Handler,
+    *,
+    store: SqlEventStore | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> FastAPI:
+    """The service app; its workers run `handler` on every stored event."""
+    owns_store = store is None
+    store = store if store is not None else SqlEventStore(settings.database_url)
+    metrics = metrics if metrics is not None else ServiceMetrics()
+    metrics.watch_queue_depth(store.queue_depth)
+    workers = WorkerPool(store, handler, settings, metrics)
+    housekeeper = Housekeeper(store, settings, workers.wake)
+    service = Service(settings, store, metrics, workers, Ingest(settings, store, metrics, workers.wake))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        workers.start()
+        housekeeper.start()
+        try:
+            yield
+        finally:
+            housekeeper.stop()
+            workers.stop()
+            if owns_store:
+                store.close()
+
+    app = FastAPI(
+        title="promobot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.service = service
+    _add_webhook_routes(app, service)
+    _add_health_routes(app, service)
+    return app
+
+
+def _add_webhook_routes(app: FastAPI, service: Service) -> None:
+    ingest, limit = service.ingest, service.settings.max_body_bytes
+
+    @app.post("/webhooks/github")
+    async def github(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+        except BodyTooLarge:
+            return _respond(ingest.too_large("github"))
+        return _respond(await run_in_threadpool(ingest.github, request.headers, body))
+
+    @app.post("/webhooks/mlflow")
+    async def mlflow(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+        except BodyTooLarge:
+            return _respond(ingest.too_large("mlflow"))
+        return _respond(await run_in_threadpool(ingest.mlflow, request.headers, body))
+
+    @app.post("/webhooks/azure")
+    async def azure(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+        except BodyTooLarge:
+            return _respond(ingest.too_large("azure"))
+        params = request.query_params
+        return _respond(await run_in_threadpool(ingest.azure, request.headers, params, body))
+
+    @app.options("/webhooks/azure")
+    async def azure_cloudevents_handshake(request: Request) -> Response:
+        # CloudEvents 1.0 abuse protection: echo the origin that asks to deliver.
+        refused = ingest.authenticate_azure(request.headers, request.query_params)
+        if refused is not None:
+            return _respond(refused)
+        origin = request.headers.get("webhook-request-origin", "")
+        return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin})
+
+
+def _add_health_routes(app: FastAPI, service: Service) -> None:
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await run_in_threadpool(service.store.ping)
+        except Exception as error:
+            logger.warning("not ready: the event store cannot be reached (%s)", type(error).__name__)
+            return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        content, content_type = await run_in_threadpool(service.metrics.render)
+        return Response(content=content, media_type=content_type)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (before reading it) any declared or streamed size over `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _respond(reply: Reply) -> Response:
+    return JSONResponse(reply.body, status_code=reply.status)

@@ -1,0 +1,124 @@
+"""`promobot check`: a pull request's manifests must agree with the registry and pass the policy.
+
+Metrics in a manifest are never trusted from the pull request: they are
+recomputed from the registry, and a manifest that disagrees fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.domain.manifest import ModelManifest
+from bot.domain.resolution import PolicyResolutionError, resolve_policy
+from bot.domain.verdict import Outcome, decide
+from bot.errors import UnknownModelVersion, UserInputError
+from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
+from bot.registry.base import ModelVersionInfo, Registry
+from bot.workflows.inputs import Environment, compare
+
+ReadFile = Callable[[str], str | None]
+"""Text of a path at one side of the change, None when absent."""
+ListFiles = Callable[[str], list[str]]
+"""Paths below a folder at the base of the change."""
+
+TOLERANCE = 1e-6
+
+
+@dataclass
+class CheckReport:
+    """What the check found: one line per finding, failures first."""
+
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when nothing failed."""
+        return not self.failures
+
+    def summary(self) -> str:
+        """One line for a commit status."""
+        if self.passed:
+            return f"passed: {'; '.join(self.notes) or 'nothing to check'}"[:140]
+        return f"failed: {self.failures[0]}"[:140]
+
+
+def metric_mismatches(manifest: ModelManifest, info: ModelVersionInfo) -> list[str]:
+    """Where the manifest's source and metrics disagree with the registry."""
+    problems = []
+    if manifest.source.run_id and info.run_id and manifest.source.run_id != info.run_id:
+        problems.append(
+            f"source.run_id is {manifest.source.run_id}, the registry says {info.run_id}"
+        )
+    for name, value in sorted(manifest.metrics.items()):
+        actual = info.metrics.get(name)
+        if actual is None:
+            problems.append(f"metrics.{name} is not logged for v{info.version} in the registry")
+        elif not math.isclose(value, actual, rel_tol=0, abs_tol=TOLERANCE):
+            problems.append(f"metrics.{name} is {value}, the registry says {actual:.6f}")
+    return problems
+
+
+def check_change(
+    env: Environment,
+    registry: Registry,
+    changed: Sequence[str],
+    read_head: ReadFile,
+    read_base: ReadFile,
+    list_base: ListFiles,
+) -> CheckReport:
+    """Check every changed manifest of a pull request."""
+    report = CheckReport()
+    manifests = [
+        p for p in changed if p.startswith("model-manifests/") and p.endswith((".yaml", ".yml"))
+    ]
+    if manifests and any(p.startswith("policies/") for p in changed):
+        report.failures.append(
+            "changes policies/ and model-manifests/ together; open one pull request for each"
+        )
+        return report
+    for path in manifests:
+        _check_manifest(env, registry, path, read_head, read_base, list_base, report)
+    return report
+
+
+def _check_manifest(
+    env: Environment,
+    registry: Registry,
+    path: str,
+    read_head: ReadFile,
+    read_base: ReadFile,
+    list_base: ListFiles,
+    report: CheckReport,
+) -> None:
+    text = read_head(path)
+    if text is None:
+        report.notes.append(f"{path} removed")
+        return
+    try:
+        head = load_manifest_text(text, path)
+        base_text = read_base(path)
+        base = None if base_text is None else load_manifest_text(base_text, path)
+        texts = {
+            p: read_base(p) or "" for p in list_base("policies") if p.endswith((".yaml", ".yml"))
+        }
+        policy = resolve_policy(load_policy_texts(texts), head.model, head.environment)
+        challenger = registry.get_version(head.model, head.version)
+        champion = None if base is None else registry.get_version(base.model, base.version)
+    except (InvalidFile, PolicyResolutionError, UserInputError, UnknownModelVersion) as exc:
+        report.failures.append(f"{path}: {exc}")
+        return
+    mismatches = metric_mismatches(head, challenger)
+    report.failures.extend(f"{path}: {m}" for m in mismatches)
+    if base is not None and base.version == head.version:
+        report.notes.append(f"{path}: version unchanged (v{head.version})")
+        return
+    verdict = decide(compare(env, policy, champion, challenger), policy)
+    if verdict.verdict is Outcome.REJECT:
+        report.failures.append(
+            f"{path}: v{head.version} fails {', '.join(r.name for r in verdict.failed)}"
+        )
+    else:
+        report.notes.append(f"{path}: v{head.version} passes {', '.join(policy.names)}")

@@ -1,0 +1,128 @@
+"""`/promobot …` comments on pull requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.domain.commands import Command, Parsed, is_authorised, parse_command, usage
+from bot.errors import UserInputError
+from bot.forge.base import PullRequestInfo
+from bot.workflows.gate import GateResult, gate, promotion_target
+from bot.workflows.inputs import Environment, read_policy
+
+ROLLBACK_LABEL = "rollback"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did, for logs and tests."""
+
+    command: str
+    detail: str
+
+
+def _authorised(env: Environment, pr: PullRequestInfo, user: str) -> bool:
+    if user.lower() == env.forge.bot_login.lower():
+        return False
+    if env.forge.collaborator_permission(user).can_write:
+        return True
+    target = promotion_target(pr)
+    if target is None:
+        return False
+    try:
+        teams = read_policy(env.forge, target[1], target[0]).approval.teams
+    except UserInputError:
+        return False
+    return any(env.forge.is_team_member(env.forge_owner(), t, user) for t in teams)
+
+
+def handle_comment(
+    env: Environment, number: int, user: str, body: str, now: dt.datetime
+) -> CommandResult | None:
+    """Run the command in a comment; None when the comment holds none."""
+    parsed = parse_command(body)
+    if parsed is None or user.lower() == env.forge.bot_login.lower():
+        return None
+    pr = env.forge.get_pull_request(number)
+    if not is_authorised(_authorised(env, pr, user), False):
+        env.forge.create_comment(
+            number,
+            f"@{user} only people with write access or in the policy's teams can command promobot.",
+        )
+        return CommandResult(parsed.word, "refused: not authorised")
+    if parsed.command is None:
+        env.forge.create_comment(
+            number, f"@{user} unknown command `{parsed.word or '(none)'}`; {usage()}"
+        )
+        return CommandResult(parsed.word, "unknown command")
+    return _run(env, pr, parsed, user, now)
+
+
+def _run(
+    env: Environment, pr: PullRequestInfo, parsed: Parsed, user: str, now: dt.datetime
+) -> CommandResult:
+    command = parsed.command
+    assert command is not None
+    hold = _hold_label(env, pr)
+    if command is Command.HOLD:
+        env.forge.add_labels(pr.number, [hold])
+        gate(env, pr.number, now)
+        return CommandResult(command.value, f"held by {user}")
+    if command is Command.UNHOLD:
+        env.forge.remove_label(pr.number, hold)
+        return CommandResult(command.value, _summary(gate(env, pr.number, now)))
+    if command is Command.ROLLBACK:
+        return _rollback(env, pr, user)
+    if command is Command.EXPLAIN:
+        result = gate(env, pr.number, now)
+        env.forge.create_comment(pr.number, _explain(result))
+        return CommandResult(command.value, "explained")
+    result = gate(env, pr.number, now, merge_requested=command is Command.MERGE)
+    return CommandResult(command.value, _summary(result))
+
+
+def _hold_label(env: Environment, pr: PullRequestInfo) -> str:
+    target = promotion_target(pr)
+    if target is None:
+        return "promobot:hold"
+    try:
+        return read_policy(env.forge, target[1], target[0]).approval.hold_label
+    except UserInputError:
+        return "promobot:hold"
+
+
+def _summary(result: GateResult) -> str:
+    return result.detail
+
+
+def _explain(result: GateResult) -> str:
+    if result.readiness is None:
+        return f"promobot: {result.detail}"
+    lines = [
+        "**Why this pull request is " + ("ready" if result.readiness.ready else "blocked") + "**",
+        "",
+    ]
+    lines += [
+        f"- {'✅' if r.passed else '❌'} **{r.name}**: {r.detail}" for r in result.readiness.rules
+    ]
+    if result.readiness.next_evaluation_at is not None:
+        lines += ["", f"Next look: {result.readiness.next_evaluation_at:%Y-%m-%d %H:%M} UTC"]
+    return "\n".join(lines)
+
+
+def _rollback(env: Environment, pr: PullRequestInfo, user: str) -> CommandResult:
+    if not pr.merged or promotion_target(pr) is None:
+        env.forge.create_comment(
+            pr.number, f"@{user} `/promobot rollback` works on a merged promotion pull request."
+        )
+        return CommandResult(Command.ROLLBACK.value, "refused: not a merged promotion")
+    body = (
+        f"Rolls back #{pr.number} at the request of @{user}. "
+        "Merging it makes CD serve the previous version again."
+    )
+    result = env.forge.open_revert(pr.number, labels=(ROLLBACK_LABEL,), body=body)
+    env.forge.create_comment(pr.number, f"Rollback proposed in #{result.pull_request.number}.")
+    return CommandResult(
+        Command.ROLLBACK.value, f"revert pull request #{result.pull_request.number}"
+    )

@@ -1,0 +1,157 @@
+"""The service's handler: each stored event becomes a call to one workflow.
+
+`promobot serve` builds it with `build_workflow_handler`. Events are parsed
+minimally by `bot.webhooks`; here they are routed. Every workflow is safe to
+repeat, since a crashed worker's event is handled again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from bot.forge.base import Forge, PullRequestInfo
+from bot.forge.github import GitHubForge
+from bot.registry.mlflow import MlflowRegistry
+from bot.server.handlers import Handler, ServiceContext
+from bot.settings import Settings, load_settings
+from bot.store.base import DecisionLog, StoredEvent
+from bot.webhooks.events import (
+    CheckRunCompleted,
+    CommentCreated,
+    DomainEvent,
+    ModelVersionCreated,
+    PullRequestChanged,
+    Pushed,
+    ReviewSubmitted,
+    StatusChanged,
+    Tick,
+)
+from bot.workflows.commands import handle_comment
+from bot.workflows.gate import gate, promotion_target
+from bot.workflows.inputs import Environment, utcnow
+from bot.workflows.propose import propose
+from bot.workflows.recheck import recheck
+from bot.workflows.reconcile import propose_missed_versions
+
+log = logging.getLogger(__name__)
+_EVENTS: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
+
+RECHECK_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+
+
+@dataclass(frozen=True)
+class Workflows:
+    """The workflows with their dependencies, as the handler calls them."""
+
+    env: Environment
+    decisions: DecisionLog | None
+    settings: Settings
+    on_push: Callable[[Pushed], None] | None = None
+    clock: Callable[[], dt.datetime] = utcnow
+
+    def handle(self, event: DomainEvent) -> None:
+        """Route one event."""
+        now = self.clock()
+        match event:
+            case ModelVersionCreated():
+                for environment in (
+                    (event.environment,) if event.environment else self.settings.environments
+                ):
+                    propose(self.env, self.decisions, event.model, event.version, environment, now)
+            case PullRequestChanged():
+                self._pull_request(event, now)
+            case ReviewSubmitted():
+                gate(self.env, event.number, now)
+            case CommentCreated():
+                if event.is_pull_request:
+                    handle_comment(self.env, event.number, event.user, event.body, now)
+            case StatusChanged():
+                self._gate_heads({event.sha}, now)
+            case CheckRunCompleted():
+                self._check_run(event, now)
+            case Pushed() if self.on_push is not None:
+                self.on_push(event)
+            case Tick():
+                self._tick(now)
+
+    def _pull_request(self, event: PullRequestChanged, now: dt.datetime) -> None:
+        if event.action in RECHECK_ACTIONS:
+            pr = self.env.forge.get_pull_request(event.number)
+            if _is_promotion(pr) and pr.head_sha == event.head_sha:
+                recheck(self.env, pr)
+        if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled"}:
+            gate(self.env, event.number, now)
+
+    def _check_run(self, event: CheckRunCompleted, now: dt.datetime) -> None:
+        for number in event.pull_numbers:
+            gate(self.env, number, now)
+        if not event.pull_numbers:
+            self._gate_heads({event.head_sha}, now)
+
+    def _gate_heads(self, shas: set[str], now: dt.datetime) -> None:
+        for pr in self.env.forge.list_promotion_pull_requests():
+            if pr.head_sha in shas:
+                gate(self.env, pr.number, now)
+
+    def _tick(self, now: dt.datetime) -> None:
+        """Deploy windows open with time; versions whose webhook was lost get proposed."""
+        for pr in self.env.forge.list_promotion_pull_requests():
+            gate(self.env, pr.number, now)
+        propose_missed_versions(self.env, self.decisions, self.settings.environments, now)
+
+
+def _is_promotion(pr: PullRequestInfo) -> bool:
+    return promotion_target(pr) is not None
+
+
+def workflows_from_settings(
+    settings: Settings, decisions: DecisionLog | None, forge: Forge | None = None
+) -> Workflows:
+    """Build the forge, the registry and the workflows' environment."""
+    github = settings.require_github()
+    tracking_uri = settings.require_tracking_uri()
+    env = Environment(
+        forge=forge or GitHubForge(github),
+        registry=MlflowRegistry(tracking_uri),
+        data_root=settings.data_root or settings.repo,
+        templates_root=settings.repo,
+        tracking_uri=tracking_uri,
+        status_context=settings.status_context,
+        repository=github.repository,
+    )
+    return Workflows(env=env, decisions=decisions, settings=settings)
+
+
+def build_workflow_handler(context: ServiceContext) -> Handler:
+    """The handler `promobot serve` runs: events → workflows."""
+    settings = load_settings()
+    workflows = workflows_from_settings(settings, context.store.decisions)
+    if settings.apply_on_push:
+        workflows = _with_apply(workflows)
+
+    def handle(stored: StoredEvent) -> None:
+        event = _EVENTS.validate_python(stored.payload)
+        log.info("event %s (%s, delivery %s)", stored.id, stored.kind, stored.delivery_id)
+        workflows.handle(event)
+
+    return handle
+
+
+def _with_apply(workflows: Workflows) -> Workflows:
+    from bot.workflows.apply_on_push import apply_on_push  # noqa: PLC0415 - optional CD wiring
+
+    def on_push(event: Pushed) -> None:
+        apply_on_push(workflows.settings, workflows.env.forge, event)
+
+    return Workflows(workflows.env, workflows.decisions, workflows.settings, on_push=on_push)
+
+
+def describe_event(payload: dict[str, Any]) -> str:
+    """One line naming an event, for logs."""
+    return f"{payload.get('kind')} {payload.get('model') or payload.get('number') or ''}".strip()

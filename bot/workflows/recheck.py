@@ -1,0 +1,24 @@
+"""Recheck a promotion pull request through the forge and set the policy status on its head."""
+
+from __future__ import annotations
+
+from bot.forge.base import CommitState, PullRequestInfo
+from bot.workflows.check import CheckReport, check_change
+from bot.workflows.inputs import Environment
+
+
+def recheck(env: Environment, pr: PullRequestInfo) -> CheckReport:
+    """`promobot check` for pull request `pr`, with the result as a commit status on its head."""
+    base_ref = pr.base_ref
+    changed = list(pr.files or env.forge.get_pull_request(pr.number).files or ())
+    report = check_change(
+        env,
+        env.registry,
+        changed,
+        read_head=lambda path: env.forge.read_file(path, pr.head_sha),
+        read_base=lambda path: env.forge.read_file(path, base_ref),
+        list_base=lambda folder: env.forge.list_files(folder, base_ref),
+    )
+    state = CommitState.SUCCESS if report.passed else CommitState.FAILURE
+    env.forge.set_commit_status(pr.head_sha, state, report.summary(), context=env.status_context)
+    return report

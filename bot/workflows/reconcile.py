@@ -1,0 +1,56 @@
+"""MLflow does not redeliver failed webhooks: propose every version that has no decision yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from bot.errors import PromobotError
+from bot.store.base import DecisionLog
+from bot.workflows.inputs import Environment, read_manifest
+from bot.workflows.propose import ProposeResult, propose
+
+log = logging.getLogger(__name__)
+
+
+def _newer(version: str, than: str | None) -> bool:
+    if than is None:
+        return True
+    if version.isdigit() and than.isdigit():
+        return int(version) > int(than)
+    return version != than
+
+
+def propose_missed_versions(
+    env: Environment,
+    decisions: DecisionLog | None,
+    environments: Sequence[str],
+    now: dt.datetime,
+) -> list[ProposeResult]:
+    """Propose the newest undecided version of every model newer than what serves.
+
+    Only models that already have a manifest in an environment are followed, so
+    an unrelated model in a shared registry is never proposed by accident.
+    """
+    if decisions is None:
+        return []
+    results = []
+    for model in env.registry.list_models():
+        for environment in environments:
+            try:
+                champion = read_manifest(env.forge, model, environment)
+            except PromobotError as exc:
+                log.warning("reconcile %s in %s: %s", model, environment, exc)
+                continue
+            if champion is None:
+                continue
+            candidates = [
+                v.version
+                for v in env.registry.list_versions(model)
+                if _newer(v.version, champion.version)
+                and decisions.get("mlflow", model, v.version, environment) is None
+            ]
+            if candidates:
+                results.append(propose(env, decisions, model, candidates[-1], environment, now))
+    return results
