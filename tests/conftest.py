@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.support.github_sandbox", "tests.support.mlflow_models"]
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures").resolve()
 
@@ -29,5 +31,6 @@ def isolated_home(
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
     return home

@@ -1,43 +1,65 @@
-"""`promobot demo`."""
+"""`promobot demo`: the whole loop on local processes, narrated."""
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.demo.evaluation_stage import run_evaluation_demo
+from bot.demo.loop import run_loop
 from bot.demo.narration import Narrator
+from bot.demo.world import World
+from bot.errors import PromobotError
 
 
 def find_repo_root(start: Path) -> Path | None:
-    """The nearest folder at or above `start` that holds `policies/`."""
-    for folder in (start, *start.parents):
-        if (folder / "policies").is_dir():
+    """The nearest folder at or above `start` that holds `policies/` and `templates/`."""
+    candidates = (start, *start.parents, Path(__file__).resolve().parents[2])
+    for folder in candidates:
+        if (folder / "policies").is_dir() and (folder / "templates").is_dir():
             return folder
-    source_checkout = Path(__file__).resolve().parents[2]
-    return source_checkout if (source_checkout / "policies").is_dir() else None
+    return None
 
 
 def demo(
     workdir: Annotated[
         Path | None, typer.Option(help="Folder for the demo's state; a temporary one by default.")
     ] = None,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the services up until Ctrl-C.")
+    ] = False,
 ) -> None:
-    """Run the whole promotion loop locally and narrate it."""
+    """Run the whole promotion loop locally: retrain, pull request, merge, CD, revert, reject."""
     repo_root = find_repo_root(Path.cwd())
     if repo_root is None:
         typer.echo(
-            "error: no policies/ folder found; run the demo from the promobot repository", err=True
+            "error: run the demo from the promobot repository (policies/ not found)", err=True
         )
         raise typer.Exit(2)
+    folder = (workdir or Path(tempfile.mkdtemp(prefix="promobot-demo-"))).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     narrator = Narrator()
-    temporary = workdir is None
-    folder = Path(tempfile.mkdtemp(prefix="promobot-demo-")) if workdir is None else workdir
-    narrator.say(f"working in {folder}")
-    run_evaluation_demo(folder, repo_root, narrator)
-    narrator.summary()
-    if temporary:
-        narrator.say(f"state kept in {folder}; delete it when done")
+    narrator.say(f"working in {folder}; service logs in {folder / 'logs'}")
+    world = World(folder, repo_root)
+    try:
+        run_loop(world, narrator)
+        narrator.summary()
+        if keep_running:
+            narrator.say("the services keep running; press Ctrl-C to stop them")
+            _wait_for_interrupt()
+    except PromobotError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        world.services.stop()
+        narrator.say("stopped every process the demo started")
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        return

@@ -58,6 +58,10 @@ def list_events(
         typer.echo("no events" + (f" in state {state.value}" if state else ""))
         return
     Console().print(_table(found))
+    for event in found:
+        if event.state is EventState.PARKED and event.last_error:
+            last_line = event.last_error.strip().splitlines()[-1]
+            typer.echo(f"event {event.id} ({event.delivery_id}) parked: {last_line}")
 
 
 def _table(found: list[StoredEvent]) -> Table:
@@ -73,9 +77,6 @@ def _table(found: list[StoredEvent]) -> Table:
             event.delivery_id,
             event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
-        if event.state is EventState.PARKED and event.last_error:
-            last_line = event.last_error.strip().splitlines()[-1]
-            table.add_row("", "[red]error[/red]", "", "", last_line, "", "", "")
     return table
 
 
@@ -102,4 +103,3 @@ def replay(
     typer.echo(f"error: event {event_id} {reason}", err=True)
     typer.echo("hint: `promobot events list --state parked` shows what can be replayed", err=True)
     raise typer.Exit(1)
-

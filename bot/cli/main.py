@@ -8,6 +8,7 @@ import typer
 
 # MLflow's per-file download bars would drown the CLI's own output.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 app = typer.Typer(
     name="promobot",
@@ -45,3 +46,13 @@ app.command("serve")(serve)
 from bot.cli.events import events_app  # noqa: E402
 
 app.add_typer(events_app, name="events")
+from bot.cli.cd import apply, diff, history  # noqa: E402
+
+app.command("apply")(apply)
+app.command("diff")(diff)
+app.command("history")(history)
+from bot.cli.workflows import check, propose, train  # noqa: E402
+
+app.command("propose")(propose)
+app.command("check")(check)
+app.command("train")(train)

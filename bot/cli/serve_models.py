@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,7 @@ def serve_models(
     from bot.serving.runner import bind, build_server, url_of  # noqa: PLC0415
     from bot.serving.service import ScoringService  # noqa: PLC0415
 
+    _log_to_stderr()
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -60,3 +62,12 @@ def serve_models(
     where = f" (state in {state})" if state else " (no --state: nothing survives a restart)"
     typer.echo(f"promobot scoring server listening on {url_of(sock)}{where}")
     build_server(create_app(service)).run(sockets=[sock])
+
+
+def _log_to_stderr() -> None:
+    """Loads, traffic changes and restores, one line each, for whoever watches the server."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s serve-models: %(message)s"))
+    logger = logging.getLogger("bot.serving")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

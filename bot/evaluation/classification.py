@@ -46,6 +46,8 @@ from bot.evaluation.predictions import (
 )
 
 SIDES = ("champion", "challenger")
+MAX_CLASSES = 200
+"""The joint counts hold k^3 cells: 200 classes are 64 MB; more is almost surely a regression."""
 
 
 @dataclass
@@ -90,6 +92,13 @@ class ClassificationAccumulator:
         if not (y.size == a.size == b.size):
             raise UserInputError(
                 f"labels and predictions differ in length: {y.size}, {a.size}, {b.size}"
+            )
+        if self.codebook.size > MAX_CLASSES:
+            raise UserInputError(
+                f"{self.codebook.size} distinct classes among the labels and predictions; "
+                f"promobot compares classifiers of at most {MAX_CLASSES} classes",
+                hint="if the target is a number, evaluate the models as regressors "
+                "(their predictions must be numbers that are not all whole)",
             )
         self.joint.add(y, a, b, self.codebook.size)
         self.n += y.size

@@ -46,14 +46,14 @@ def agree_on_task(champion: Scorer | None, challenger: Scorer) -> Task | None:
     return tasks.pop() if tasks else None
 
 
-def _infer_task(labels: np.ndarray, outputs: list[Predictions]) -> Task | None:
-    """From a first chunk: regression when labels and predictions hold non-integer numbers."""
+def _infer_task(outputs: list[Predictions]) -> Task | None:
+    """From a first chunk: regression when the predictions are numbers that are not all whole."""
     if any(p.scores is not None for p in outputs):
         return None
-    arrays = [labels, *(np.asarray(p.labels) for p in outputs)]
-    if not all(a.dtype.kind == "f" for a in arrays):
+    values = [np.asarray(p.labels) for p in outputs]
+    if not all(v.dtype.kind == "f" for v in values):
         return None
-    is_whole = all(bool(np.all(np.mod(a[np.isfinite(a)], 1) == 0)) for a in arrays)
+    is_whole = all(bool(np.all(np.mod(v[np.isfinite(v)], 1) == 0)) for v in values)
     return None if is_whole else Task.REGRESSION
 
 
@@ -78,7 +78,7 @@ def evaluate_scorers(
         before = None if champion is None else champion.score(features)
         if evaluation is None:
             outputs = [after] if before is None else [before, after]
-            chosen = task or _infer_task(labels, outputs)
+            chosen = task or _infer_task(outputs)
             if chosen is Task.REGRESSION and any(p.scores is not None for p in outputs):
                 raise UserInputError(
                     "the models disagree on the task: one gives class probabilities, "

@@ -26,6 +26,7 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from bot.domain.comparison import Task
 from bot.errors import UserInputError
 from bot.evaluation.predictions import Predictions
+from bot.evaluation.resolve import URI_HINT, ResolvedUri, is_local, resolve_model_uri
 
 HIST_GRADIENT_BOOSTING_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 """The type skops does not trust by default in HistGradientBoosting models: pass it to
@@ -33,12 +34,6 @@ HIST_GRADIENT_BOOSTING_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predic
 
 ARGMAX_CHECK_ROWS = 5_000
 """Rows on which `predict` is compared with the argmax of `predict_proba` (see `SklearnScorer`)."""
-
-_URI_HINT = (
-    "use models:/<name>/<version>, models:/<name>@<alias>, runs:/<run id>/<artifact path>, "
-    "or a local folder that holds an MLmodel file; set --tracking-uri (or MLFLOW_TRACKING_URI) "
-    "to the MLflow that holds the model"
-)
 
 
 class Scorer(Protocol):
@@ -154,38 +149,34 @@ class PyfuncScorer:
         )
 
 
-def _is_local(uri: str) -> bool:
-    return ":/" not in uri or uri.startswith("file:")
-
-
-def _local_copy(uri: str, tracking_uri: str | None, download_dir: Path) -> Path:
-    # mlflow takes seconds to import: only commands that load models pay for it.
+def _local_copy(resolved: ResolvedUri, uri: str, download_dir: Path) -> Path:
+    """A local folder holding the model: the location itself when on this machine."""
+    # mlflow is slow to import: only commands that load models pay for it.
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    if _is_local(uri) and not uri.startswith("file:"):
-        folder = Path(uri).expanduser()
-        if not (folder / "MLmodel").is_file():
-            raise UserInputError(
-                f"{uri} is not an MLflow model folder (no MLmodel file)", hint=_URI_HINT
+    location = resolved.location
+    if location.startswith("file://"):
+        location = location[len("file://") :]
+    if is_local(location):
+        folder = Path(location)
+    else:
+        download_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            folder = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=location, dst_path=str(download_dir)
+                )
             )
-        return folder
-    download_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=uri,
-            dst_path=str(download_dir),
-            tracking_uri=tracking_uri,
-            registry_uri=tracking_uri,
-        )
-    except (MlflowException, OSError) as error:
-        message = getattr(error, "message", str(error)).splitlines()[0]
-        raise UserInputError(
-            f"model URI {uri} does not resolve: {message}", hint=_URI_HINT
-        ) from error
-    folder = Path(local)
+        except (MlflowException, OSError) as error:
+            message = str(getattr(error, "message", error)).splitlines()[0]
+            raise UserInputError(
+                f"model URI {uri} does not resolve: {message}", hint=URI_HINT
+            ) from error
     if not (folder / "MLmodel").is_file():
-        raise UserInputError(f"{uri} is not an MLflow model (no MLmodel file)", hint=_URI_HINT)
+        raise UserInputError(
+            f"{uri} is not an MLflow model folder (no MLmodel file)", hint=URI_HINT
+        )
     return folder
 
 
@@ -196,9 +187,10 @@ def load_scorer(uri: str, *, tracking_uri: str | None, download_dir: Path) -> Sc
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
     from mlflow.models import Model  # noqa: PLC0415
 
-    folder = _local_copy(uri, tracking_uri, download_dir)
+    resolved = resolve_model_uri(uri, tracking_uri)
+    folder = _local_copy(resolved, uri, download_dir)
     description = Model.load(str(folder / "MLmodel"))
-    run_id = description.run_id
+    run_id = resolved.run_id or description.run_id
     try:
         if "sklearn" in description.flavors:
             return SklearnScorer(mlflow.sklearn.load_model(str(folder)), uri=uri, run_id=run_id)

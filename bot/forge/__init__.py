@@ -1,1 +1,1 @@
-"""The forge: GitHub behind the `Forge` protocol (`bot.forge.base`), adapter in `bot.forge.github`."""
+"""The forge: GitHub behind the `Forge` protocol (`bot.forge.base`); adapter: `bot.forge.github`."""

@@ -9,7 +9,7 @@ pull requests are found by branch, comments by marker, commits by content.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from github import Github, GithubException
 from github.GithubObject import NotSet, Opt
@@ -26,6 +26,7 @@ from bot.forge.base import (
     CommitState,
     DeploymentInfo,
     DeploymentState,
+    Forge,
     ForgeHeadMovedError,
     ForgeNotMergeableError,
     MergeMethod,
@@ -410,3 +411,8 @@ def _flip_draft(pull: PullRequest, draft: bool) -> None:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the adapter implements the whole protocol.
+    _CONFORMS: type[Forge] = GitHubForge

@@ -86,6 +86,9 @@ class MlflowRegistry:
     def _logged_model_metrics(self, mv: Any) -> dict[str, float]:
         """MLflow 3 registers `models:/m-…` logged models that carry their own metrics."""
         model_id = getattr(mv, "model_id", None)
+        source = str(mv.source or "")
+        if not model_id and source.startswith("models:/m-"):
+            model_id = source.removeprefix("models:/").split("/")[0]
         if not model_id:
             return {}
         try:

@@ -56,7 +56,9 @@ def create_app(
     metrics.watch_queue_depth(store.queue_depth)
     workers = WorkerPool(store, handler, settings, metrics)
     housekeeper = Housekeeper(store, settings, workers.wake)
-    service = Service(settings, store, metrics, workers, Ingest(settings, store, metrics, workers.wake))
+    service = Service(
+        settings, store, metrics, workers, Ingest(settings, store, metrics, workers.wake)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -127,7 +129,9 @@ def _add_health_routes(app: FastAPI, service: Service) -> None:
         try:
             await run_in_threadpool(service.store.ping)
         except Exception as error:
-            logger.warning("not ready: the event store cannot be reached (%s)", type(error).__name__)
+            logger.warning(
+                "not ready: the event store cannot be reached (%s)", type(error).__name__
+            )
             return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
         return JSONResponse({"status": "ok"})
 

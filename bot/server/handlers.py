@@ -71,7 +71,9 @@ def load_handler_factory(spec: str) -> HandlerFactory:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise UserInputError(f"handler module {module_name!r} cannot be imported: {error}") from None
+        raise UserInputError(
+            f"handler module {module_name!r} cannot be imported: {error}"
+        ) from None
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise UserInputError(f"{module_name} has no callable {attribute!r}", hint=hint)

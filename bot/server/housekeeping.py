@@ -73,7 +73,9 @@ class Housekeeper:
             pruned = self._store.prune(dt.datetime.fromtimestamp(cutoff, tz=dt.UTC))
             if pruned:
                 logger.info(
-                    "pruned %d done events older than %s days", pruned, self._settings.retention_days
+                    "pruned %d done events older than %s days",
+                    pruned,
+                    self._settings.retention_days,
                 )
             self._last_prune = now
 

@@ -161,9 +161,8 @@ class Ingest:
         variable: str,
         check: Callable[[str], str | None],
     ) -> Reply | None:
-        if secret is None:
-            reason = f"no {source} secret is configured: set {variable}"
-        else:
+        reason: str | None = f"no {source} secret is configured: set {variable}"
+        if secret is not None:
             reason = check(secret.get_secret_value())
         if reason is None:
             return None

@@ -7,6 +7,7 @@ keeps its claim while a crashed replica's claims expire and are retried elsewher
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import socket
@@ -68,7 +69,7 @@ class WorkerPool:
     def start(self) -> None:
         """Start the workers and the heartbeat."""
         for index in range(self._settings.workers):
-            self._spawn(f"promobot-worker-{index}", lambda index=index: self._work(index))
+            self._spawn(f"promobot-worker-{index}", functools.partial(self._work, index))
         self._spawn("promobot-heartbeat", self._heartbeat)
 
     def stop(self, timeout: float = 30.0) -> None:

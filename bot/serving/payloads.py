@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,8 @@ _EXPECTED = (
 _FLOATS = {DataType.double: "float64", DataType.float: "float32"}
 
 
-def frame_from_payload(payload: Any, schema: Any | None) -> Any:
-    """The rows of a request as a DataFrame, integer columns widened where the schema wants floats.
+def frame_from_payload(payload: Any, widen: Mapping[str, str]) -> Any:
+    """The rows of a request as a DataFrame, integer columns widened to the floats `widen` names.
 
     JSON has one number type, so `1` for a double column arrives as an integer,
     which MLflow's schema enforcement refuses; widening it is what a client meant.
@@ -34,7 +35,22 @@ def frame_from_payload(payload: Any, schema: Any | None) -> Any:
         frame = _from_records(records)
     if frame.empty:
         raise BadPayload("the request holds no rows to score", hint=_EXPECTED)
-    return _widen(frame, schema)
+    for name, dtype in widen.items():
+        column = frame.get(name)
+        if column is not None and column.dtype.kind in "iu":
+            frame[name] = column.astype(dtype)
+    return frame
+
+
+def float_columns(schema: Any | None) -> dict[str, str]:
+    """Column -> float dtype for the double and float columns of a signature."""
+    found: dict[str, str] = {}
+    for spec in schema.inputs if schema is not None else ():
+        if isinstance(spec, ColSpec) and spec.name and isinstance(spec.type, DataType):
+            dtype = _FLOATS.get(spec.type)
+            if dtype is not None:
+                found[spec.name] = dtype
+    return found
 
 
 def _from_records(records: Any) -> Any:
@@ -53,18 +69,6 @@ def _from_split(split: Any) -> Any:
         return pd.DataFrame(split["data"], columns=columns)
     except (ValueError, TypeError) as exc:
         raise BadPayload(f'"dataframe_split" does not form a table: {exc}', hint=_EXPECTED) from exc
-
-
-def _widen(frame: Any, schema: Any | None) -> Any:
-    if schema is None:
-        return frame
-    for spec in schema.inputs:
-        if not isinstance(spec, ColSpec) or spec.name not in frame.columns:
-            continue
-        wanted = _FLOATS.get(spec.type) if isinstance(spec.type, DataType) else None
-        if wanted is not None and pd.api.types.is_integer_dtype(frame[spec.name]):
-            frame[spec.name] = frame[spec.name].astype(wanted)
-    return frame
 
 
 def synthesise_rows(schema: Any | None) -> Any | None:

@@ -29,7 +29,7 @@ from bot.serving.api import LoadRequest, ModelView, PredictionResponse, SmokeRes
 from bot.serving.errors import BadPayload, Conflict, LoadFailed, NotServing, PredictionFailed
 from bot.serving.metrics import VersionSample, VersionStats
 from bot.serving.models import fetch_model, load_pyfunc, smoke_test
-from bot.serving.payloads import frame_from_payload, to_json
+from bot.serving.payloads import float_columns, frame_from_payload, to_json
 from bot.serving.routing import check_shares, schedule
 from bot.serving.state import (
     StoredEndpoint,
@@ -57,9 +57,10 @@ class LoadedVersion:
     loaded_at: dt.datetime
     stats: VersionStats = field(default_factory=VersionStats)
 
-    @property
-    def schema(self) -> Any:
-        return self.model.metadata.get_input_schema()
+    widen: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.widen = float_columns(self.model.metadata.get_input_schema())
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class ScoringService:
     ) -> PredictionResponse:
         """Score the payload with the version the route picks (or the one asked for)."""
         chosen = self._pick(model, environment, version)
-        frame = frame_from_payload(payload, chosen.schema)
+        frame = frame_from_payload(payload, chosen.widen)
         started = time.perf_counter()
         try:
             output = chosen.model.predict(frame)
@@ -162,17 +163,18 @@ class ScoringService:
 
     def describe_all(self) -> list[ModelView]:
         """Every (model, environment) with at least one loaded version."""
+        # dict() copies in one step, so an endpoint added meanwhile cannot break the iteration.
         return [
             _view(model, environment, endpoint)
-            for (model, environment), endpoint in sorted(self._endpoints.items())
+            for (model, environment), endpoint in sorted(dict(self._endpoints).items())
             if endpoint.versions
         ]
 
     def samples(self) -> Iterator[VersionSample]:
         """Counters of every loaded version, for the Prometheus exposition."""
-        for (model, environment), endpoint in sorted(self._endpoints.items()):
+        for (model, environment), endpoint in sorted(dict(self._endpoints).items()):
             shares = endpoint.route.shares
-            for version, loaded in sorted(endpoint.versions.items()):
+            for version, loaded in sorted(dict(endpoint.versions).items()):
                 yield VersionSample(
                     model=model,
                     environment=environment,
@@ -358,5 +360,6 @@ def _version_view(
 
 def _view(model: str, environment: str, endpoint: Endpoint) -> ModelView:
     shares = endpoint.route.shares
-    versions = [_version_view(loaded, shares) for _, loaded in sorted(endpoint.versions.items())]
+    loaded_now = sorted(dict(endpoint.versions).items())
+    versions = [_version_view(loaded, shares) for _, loaded in loaded_now]
     return ModelView(model=model, environment=environment, versions=versions)

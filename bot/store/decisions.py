@@ -41,12 +41,11 @@ class SqlDecisionLog:
                 detail=detail,
                 decided_at=self._clock(),
             )
-            .on_conflict_do_nothing(
-                index_elements=["registry", "model", "version", "environment"]
-            )
+            .on_conflict_do_nothing(index_elements=["registry", "model", "version", "environment"])
+            .returning(decisions.c.id)
         )
         with self._engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+            return connection.execute(statement).first() is not None
 
     def get(self, registry: str, model: str, version: str, environment: str) -> Decision | None:
         """The recorded decision, if any."""

@@ -3,6 +3,11 @@
 SQLite runs in WAL mode (readers never block the writer), with every transaction
 started as `BEGIN IMMEDIATE`, so that a claim's read and write can never be interleaved
 with another writer's, and a busy timeout instead of immediate "database is locked".
+
+Two kinds of engine: a *durable* one, whose commits are on disk when they return (an
+accepted delivery, a decision), and a *relaxed* one for a worker's progress marks
+(claim, lease, done, retry), whose commits skip the disk flush: a mark lost in a power
+cut only makes an idempotent handler run an event again. Both survive a process crash.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def sqlite_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'promobot.db'}"
 
 
-def open_engine(url: str, *, pool_size: int = 10) -> Engine:
+def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engine:
     """An engine for a `sqlite:///...` or `postgresql+psycopg://...` URL."""
     try:
         parsed = make_url(url)
@@ -35,20 +40,29 @@ def open_engine(url: str, *, pool_size: int = 10) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, durable=durable)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(
+        engine = create_engine(
             parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
+        if not durable:
+
+            @event.listens_for(engine, "connect")
+            def _relax(dbapi_connection: Any, _record: Any) -> None:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit TO off")
+                dbapi_connection.commit()
+
+        return engine
     raise UserInputError(
         f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)}",
         hint="use sqlite:///PATH (one replica) or postgresql+psycopg://... (several)",
     )
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, durable: bool) -> Engine:
     if not database or database == ":memory:":
         raise UserInputError(
             "an in-memory SQLite database cannot hold events across restarts",
@@ -66,9 +80,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a transaction is on disk when commit returns, so an accepted delivery
-        # survives a power cut, not only a process crash.
-        cursor.execute("PRAGMA synchronous=FULL")
+        # FULL: on disk when commit returns. NORMAL (in WAL mode): safe from process
+        # crashes, but the last commits may be lost in a power cut.
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Row,
     and_,
@@ -33,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.store.base import EventState, StoredEvent
 from bot.store.decisions import SqlDecisionLog, SqlStateStore
 from bot.store.engine import open_engine
+from bot.store.group_commit import GroupCommit
 from bot.store.schema import events, metadata
 
 Clock = Callable[[], float]
@@ -43,7 +45,10 @@ PENDING, RUNNING = EventState.PENDING.value, EventState.RUNNING.value
 
 def is_open(column: Any) -> ColumnElement[bool]:
     """`state IN ('pending', 'running')` with literals, so the partial indexes apply."""
-    open_states = [literal_column(f"'{PENDING}'"), literal_column(f"'{RUNNING}'")]
+    open_states: list[ColumnElement[str]] = [
+        literal_column(f"'{PENDING}'"),
+        literal_column(f"'{RUNNING}'"),
+    ]
     return column.in_(open_states)  # type: ignore[no-any-return]
 
 
@@ -53,13 +58,17 @@ class SqlEventStore:
     def __init__(self, url: str, *, clock: Clock = time.time, pool_size: int = 10) -> None:
         self.url = url
         self._clock = clock
-        self.engine: Engine = open_engine(url, pool_size=pool_size)
+        self.engine: Engine = open_engine(url, durable=True, pool_size=pool_size)
         metadata.create_all(self.engine)
+        self._relaxed = open_engine(url, durable=False, pool_size=pool_size)
+        self._group_commit = GroupCommit(self.engine, _insert_event)
         self.decisions = SqlDecisionLog(self.engine, clock)
         self.state = SqlStateStore(self.engine, clock)
 
     def close(self) -> None:
-        """Release the connections."""
+        """Finish pending inserts and release the connections."""
+        self._group_commit.close()
+        self._relaxed.dispose()
         self.engine.dispose()
 
     def add(
@@ -67,25 +76,19 @@ class SqlEventStore:
     ) -> bool:
         """Store a new pending event; False (and nothing stored) if the id was seen before."""
         now = self._clock()
-        values = {
-            "delivery_id": delivery_id,
-            "source": source,
-            "kind": kind,
-            "key": key,
-            "payload": payload,
-            "state": PENDING,
-            "attempts": 0,
-            "created_at": now,
-            "available_at": now,
-        }
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            insert(events)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
+        return self._group_commit.insert(
+            {
+                "delivery_id": delivery_id,
+                "source": source,
+                "kind": kind,
+                "key": key,
+                "payload": payload,
+                "state": PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "available_at": now,
+            }
         )
-        with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
 
     def claim(self, worker: str, lease_seconds: float) -> StoredEvent | None:
         """The oldest claimable event, now running under a lease; None when there is none."""
@@ -103,7 +106,7 @@ class SqlEventStore:
             )
             .returning(*events.c)
         )
-        with self.engine.begin() as connection:
+        with self._relaxed.begin() as connection:
             row = connection.execute(statement).first()
         return None if row is None else _to_event(row)
 
@@ -193,7 +196,7 @@ class SqlEventStore:
             )
             .values(**values)
         )
-        with self.engine.begin() as connection:
+        with self._relaxed.begin() as connection:
             return connection.execute(statement).rowcount == 1
 
     def _replay(self, condition: ColumnElement[bool]) -> int:
@@ -204,6 +207,18 @@ class SqlEventStore:
         )
         with self.engine.begin() as connection:
             return connection.execute(statement).rowcount
+
+
+def _insert_event(connection: Connection, values: dict[str, Any]) -> bool:
+    dialect = connection.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(events)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
+        .returning(events.c.id)
+    )
+    return connection.execute(statement).first() is not None
 
 
 def _claimable(now: float) -> Any:

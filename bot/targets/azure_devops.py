@@ -8,8 +8,9 @@ reports its result. What serves is the version of the latest succeeded run for t
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -92,15 +93,24 @@ class AzureDevOpsTarget:
         client: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self._client = client if client is not None else build_pipelines_client(settings)
         self._sleep = sleep
         self._clock = clock
+        self._environ = os.environ if environ is None else environ
 
     def apply(self, manifest: ModelManifest, progress: Progress) -> ApplyOutcome:
         """Run the pipeline for `manifest.version` unless its latest succeeded run deployed it."""
         pipeline_id = _pipeline_id(manifest)
+        if self._environ.get("SYSTEM_DEFINITIONID") == str(pipeline_id):
+            raise TargetError(
+                f"{manifest.path()} deploys through pipeline {pipeline_id}, which is the "
+                "pipeline running this apply: it would wait for itself",
+                hint="a pipeline that runs `promobot apply` deploys manifests with "
+                "`target: azureml`; give `azure-devops` manifests a pipeline that deploys itself",
+            )
         serving = self.state(manifest.model, manifest.environment, manifest.deployment)
         if serving.serving_version == manifest.version:
             detail = f"version {manifest.version} already deployed by pipeline {pipeline_id}"

@@ -29,74 +29,65 @@ from bot.errors import UserInputError
 PUBLIC_ARM = "https://management.azure.com"
 
 
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class AzureSettings(BaseSettings):
-    """Where the Azure ML workspace is and how promobot talks to it."""
+    """Where the Azure ML workspace is and how promobot talks to it.
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    Each field is read from `PROMOBOT_AZURE_<FIELD>`; the workspace also from the
+    variables Azure tooling sets (`AZURE_SUBSCRIPTION_ID`, `AZURE_RESOURCE_GROUP`,
+    `AZUREML_WORKSPACE_NAME`).
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, env_prefix="PROMOBOT_AZURE_"
+    )
 
     subscription_id: str = Field(
-        validation_alias=_env(
-            "subscription_id", "PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"
-        ),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
         description="Azure subscription id of the workspace.",
     )
     resource_group: str = Field(
-        validation_alias=_env(
-            "resource_group", "PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"
-        ),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"),
         description="Resource group of the workspace.",
     )
     workspace: str = Field(
-        validation_alias=_env("workspace", "PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),
         description="Azure ML workspace name.",
     )
     base_url: str | None = Field(
         default=None,
-        validation_alias=_env("base_url", "PROMOBOT_AZURE_BASE_URL"),
         description="Resource Manager URL override (the sandbox); None for Azure's public cloud.",
     )
     token: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("token", "PROMOBOT_AZURE_TOKEN"),
         description="Static bearer token (the sandbox); None signs in with DefaultAzureCredential.",
     )
     max_retries: int = Field(
         default=5,
         ge=0,
-        validation_alias=_env("max_retries", "PROMOBOT_AZURE_MAX_RETRIES"),
         description="Retries of a call answered 408, 429 or 5xx; `Retry-After` is honoured.",
     )
     retry_backoff_max: float = Field(
         default=60.0,
         gt=0,
-        validation_alias=_env("retry_backoff_max", "PROMOBOT_AZURE_RETRY_BACKOFF_MAX"),
         description="Longest pause between retries without `Retry-After`, in seconds.",
     )
     operation_timeout_seconds: float = Field(
         default=3600.0,
         gt=0,
-        validation_alias=_env("operation_timeout_seconds", "PROMOBOT_AZURE_OPERATION_TIMEOUT"),
         description="How long to wait for one long-running operation (a deployment takes minutes).",
     )
     retire_grace_seconds: float = Field(
         default=0.0,
         ge=0,
-        validation_alias=_env("retire_grace_seconds", "PROMOBOT_AZURE_RETIRE_GRACE_SECONDS"),
         description="How long a deployment that lost its traffic is kept for a fast rollback.",
     )
     smoke_requests_dir: Path | None = Field(
         default=None,
-        validation_alias=_env("smoke_requests_dir", "PROMOBOT_AZURE_SMOKE_REQUESTS_DIR"),
         description="Folder of `<model>.json` scoring requests that smoke-test new deployments.",
     )
     health_probes: int = Field(
         default=3,
         ge=1,
-        validation_alias=_env("health_probes", "PROMOBOT_AZURE_HEALTH_PROBES"),
         description="Scoring calls through the endpoint at each canary step; all must succeed.",
     )
 
@@ -107,40 +98,41 @@ class AzureSettings(BaseSettings):
 
 
 class AzureDevOpsSettings(BaseSettings):
-    """Which Azure DevOps organization and project run the deployment pipeline."""
+    """Which Azure DevOps organization and project run the deployment pipeline.
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    Each field is read from `PROMOBOT_AZURE_DEVOPS_<FIELD>`, or from the variables
+    Azure Pipelines and the Azure DevOps CLI set.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, env_prefix="PROMOBOT_AZURE_DEVOPS_"
+    )
 
     organization_url: str = Field(
-        validation_alias=_env(
-            "organization_url", "PROMOBOT_AZURE_DEVOPS_ORG_URL", "SYSTEM_COLLECTIONURI"
-        ),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_ORG_URL", "SYSTEM_COLLECTIONURI"),
         description="Organization URL, e.g. `https://dev.azure.com/contoso`.",
     )
     project: str = Field(
-        validation_alias=_env("project", "PROMOBOT_AZURE_DEVOPS_PROJECT", "SYSTEM_TEAMPROJECT"),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_PROJECT", "SYSTEM_TEAMPROJECT"),
         description="Project that holds the pipeline.",
     )
     token: SecretStr = Field(
-        validation_alias=_env("token", "PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"),
+        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"),
         description="Personal access token with `Build (read and execute)` scope.",
     )
     poll_interval_seconds: float = Field(
         default=10.0,
         gt=0,
-        validation_alias=_env("poll_interval_seconds", "PROMOBOT_AZURE_DEVOPS_POLL_INTERVAL"),
         description="Pause between two reads of a running pipeline.",
     )
     timeout_seconds: float = Field(
         default=3600.0,
         gt=0,
-        validation_alias=_env("timeout_seconds", "PROMOBOT_AZURE_DEVOPS_TIMEOUT"),
         description="How long to wait for a run to complete.",
     )
     max_retries: int = Field(
         default=5,
         ge=0,
-        validation_alias=_env("max_retries", "PROMOBOT_AZURE_DEVOPS_MAX_RETRIES"),
         description="Retries of a call answered 429 or 5xx; `Retry-After` is honoured.",
     )
 

@@ -10,10 +10,12 @@ passed, so a rollback inside that window only moves traffic back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -108,29 +110,21 @@ class AzureMLTarget:
         spec = _azureml_deployment(manifest)
         name = deployment_name(manifest.version)
         try:
-            endpoint = self._ensure_endpoint(manifest, progress)
-            deployments = self._deployments(spec.endpoint)
-            before = {k: v for k, v in (endpoint.traffic or {}).items() if v > 0}
-            if before.get(name) == 100 and _succeeded(deployments.get(name)):
-                self._sweep(spec.endpoint, deployments, before, progress)
-                detail = f"version {manifest.version} already serves all traffic of {spec.endpoint}"
-                progress(detail)
-                return ApplyOutcome(changed=False, state=self._state(manifest, spec), detail=detail)
-            if _succeeded(deployments.get(name)):
-                progress(f"deployment {name} still exists: moving traffic back to it")
-            else:
-                self._provision(manifest, spec, name, progress)
-            self._smoke_test(manifest, spec.endpoint, name, progress)
-            self._shift(manifest, spec, name, before, progress)
-            self._sweep(spec.endpoint, self._deployments(spec.endpoint), {name: 100}, progress)
+            # azure-ai-ml prints polling dots on stdout, which promobot keeps for results.
+            with contextlib.redirect_stdout(sys.stderr):
+                changed = self._rollout(manifest, spec, name, progress)
+                state = self.state(manifest.model, manifest.environment, spec)
         except AzureError as exc:
             raise TargetError(
                 f"Azure ML refused an operation on endpoint {spec.endpoint}: {azure_message(exc)}",
                 hint="the serving deployment keeps its traffic; fix the cause and apply again",
             ) from exc
-        detail = f"version {manifest.version} serves all traffic of {spec.endpoint} ({name})"
+        if changed:
+            detail = f"version {manifest.version} serves all traffic of {spec.endpoint} ({name})"
+        else:
+            detail = f"version {manifest.version} already serves all traffic of {spec.endpoint}"
         progress(detail)
-        return ApplyOutcome(changed=True, state=self._state(manifest, spec), detail=detail)
+        return ApplyOutcome(changed=changed, state=state, detail=detail)
 
     def state(self, model: str, environment: str, deployment: Deployment) -> ServingState:
         """Versions and their traffic shares on the endpoint; empty when it does not exist."""
@@ -158,8 +152,24 @@ class AzureMLTarget:
 
     # Steps -----------------------------------------------------------------------
 
-    def _state(self, manifest: ModelManifest, spec: Deployment) -> ServingState:
-        return self.state(manifest.model, manifest.environment, spec)
+    def _rollout(
+        self, manifest: ModelManifest, spec: Deployment, name: str, progress: Progress
+    ) -> bool:
+        """Bring `name` to 100% of the endpoint; False when it already had it."""
+        endpoint = self._ensure_endpoint(manifest, progress)
+        deployments = self._deployments(spec.endpoint)
+        before = {k: v for k, v in (endpoint.traffic or {}).items() if v > 0}
+        if before.get(name) == 100 and _succeeded(deployments.get(name)):
+            self._sweep(spec.endpoint, deployments, before, progress)
+            return False
+        if _succeeded(deployments.get(name)):
+            progress(f"deployment {name} still exists: moving traffic back to it")
+        else:
+            self._provision(manifest, spec, name, progress)
+        self._smoke_test(manifest, spec.endpoint, name, progress)
+        self._shift(manifest, spec, name, before, progress)
+        self._sweep(spec.endpoint, self._deployments(spec.endpoint), {name: 100}, progress)
+        return True
 
     def _ensure_endpoint(self, manifest: ModelManifest, progress: Progress) -> Any:
         name = manifest.deployment.endpoint
@@ -303,20 +313,26 @@ class AzureMLTarget:
         traffic: Mapping[str, int],
         progress: Progress,
     ) -> None:
-        """Delete deployments without traffic whose grace period has passed."""
+        """Delete, among deployments without traffic, those whose grace period has passed and
+        promobot's own that failed to provision (kept until now for their logs)."""
         tags = dict(self._ml.online_endpoints.get(endpoint_name).tags or {})
         grace = dt.timedelta(seconds=self.settings.retire_grace_seconds)
         now = dt.datetime.now(dt.UTC)
-        for name in deployments:
-            stamp = tags.get(RETIRED_TAG + name)
-            if traffic.get(name, 0) > 0 or stamp is None:
+        for name, deployment in deployments.items():
+            if traffic.get(name, 0) > 0:
                 continue
-            if now - dt.datetime.fromisoformat(stamp) >= grace:
-                progress(f"deleting deployment {name}: without traffic since {stamp}")
-                poller = self._ml.online_deployments.begin_delete(
-                    name=name, endpoint_name=endpoint_name
-                )
-                self._wait(poller, f"deletion of deployment {name}")
+            stamp = tags.get(RETIRED_TAG + name)
+            if stamp is not None and now - dt.datetime.fromisoformat(stamp) >= grace:
+                reason = f"without traffic since {stamp}"
+            elif _failed(deployment) and VERSION_TAG in (deployment.tags or {}):
+                reason = "its provisioning failed"
+            else:
+                continue
+            progress(f"deleting deployment {name}: {reason}")
+            poller = self._ml.online_deployments.begin_delete(
+                name=name, endpoint_name=endpoint_name
+            )
+            self._wait(poller, f"deletion of deployment {name}")
 
 
 def model_reference(manifest: ModelManifest) -> str:
@@ -341,6 +357,10 @@ def _succeeded(deployment: Any) -> bool:
     return deployment is not None and str(deployment.provisioning_state).lower().endswith(
         "succeeded"
     )
+
+
+def _failed(deployment: Any) -> bool:
+    return str(deployment.provisioning_state).lower().endswith("failed")
 
 
 def _version_of(deployment: Any) -> str:

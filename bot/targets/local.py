@@ -21,6 +21,8 @@ from bot.serving.api import LoadRequest, ModelView, TrafficRequest, VersionView
 from bot.serving.routing import split_traffic
 from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
 
+_EVIDENCE_POLL_SECONDS = 0.1
+
 _START_HINT = (
     "start the scoring server with `promobot serve-models --port PORT --state DIR` and give "
     "its URL to the local target"
@@ -42,6 +44,12 @@ class CanaryCheck(BaseModel):
     )
     max_p99_latency_ms: float | None = Field(
         default=None, gt=0, description="Highest p99 latency of the new version, when set."
+    )
+    evidence_wait_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="After the pause, how long to keep waiting for `min_requests` before "
+        "judging what arrived (quiet endpoints otherwise pass a step unjudged).",
     )
 
 
@@ -193,9 +201,7 @@ class LocalTarget:
                 self._set_traffic(model, environment, traffic)
                 progress(f"canary step {index}/{len(steps)}: {_shares(traffic)}")
                 self._pause(manifest.deployment.step_pause_seconds)
-                after = self._version(model, environment, version)
-                if after is None:
-                    raise TargetError(f"{model} {version} vanished from the scoring server")
+                after = self._observe(model, environment, version, before)
                 problem, observed = judge_step(before, after, self.check)
                 if problem is not None:
                     raise TargetError(
@@ -208,6 +214,20 @@ class LocalTarget:
             self._give_back(model, environment, version, previous, progress)
             raise
         return "canary " + "→".join(f"{s}%" for s in steps)
+
+    def _observe(
+        self, model: str, environment: str, version: str, before: VersionView | None
+    ) -> VersionView:
+        """Counters of the new version once it served `min_requests` in the step, or time is up."""
+        deadline = time.monotonic() + self.check.evidence_wait_seconds
+        while True:
+            after = self._version(model, environment, version)
+            if after is None:
+                raise TargetError(f"{model} {version} vanished from the scoring server")
+            seen = after.requests - (before.requests if before else 0)
+            if seen >= self.check.min_requests or time.monotonic() >= deadline:
+                return after
+            self._pause(_EVIDENCE_POLL_SECONDS)
 
     def _give_back(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.domain.manifest import ModelManifest
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
@@ -16,7 +17,7 @@ from bot.domain.verdict import Outcome, decide
 from bot.errors import UnknownModelVersion, UserInputError
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
 from bot.registry.base import ModelVersionInfo, Registry
-from bot.workflows.inputs import Environment, compare
+from bot.workflows.inputs import compare
 
 ReadFile = Callable[[str], str | None]
 """Text of a path at one side of the change, None when absent."""
@@ -62,7 +63,8 @@ def metric_mismatches(manifest: ModelManifest, info: ModelVersionInfo) -> list[s
 
 
 def check_change(
-    env: Environment,
+    data_root: Path | None,
+    tracking_uri: str | None,
     registry: Registry,
     changed: Sequence[str],
     read_head: ReadFile,
@@ -80,12 +82,15 @@ def check_change(
         )
         return report
     for path in manifests:
-        _check_manifest(env, registry, path, read_head, read_base, list_base, report)
+        _check_manifest(
+            data_root, tracking_uri, registry, path, read_head, read_base, list_base, report
+        )
     return report
 
 
 def _check_manifest(
-    env: Environment,
+    data_root: Path | None,
+    tracking_uri: str | None,
     registry: Registry,
     path: str,
     read_head: ReadFile,
@@ -115,7 +120,7 @@ def _check_manifest(
     if base is not None and base.version == head.version:
         report.notes.append(f"{path}: version unchanged (v{head.version})")
         return
-    verdict = decide(compare(env, policy, champion, challenger), policy)
+    verdict = decide(compare(data_root, tracking_uri, policy, champion, challenger), policy)
     if verdict.verdict is Outcome.REJECT:
         report.failures.append(
             f"{path}: v{head.version} fails {', '.join(r.name for r in verdict.failed)}"

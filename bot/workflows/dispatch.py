@@ -7,6 +7,7 @@ repeat, since a crashed worker's event is handled again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 _EVENTS: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
 
 RECHECK_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+RECOMPUTE = "promobot_recompute"
+"""Action of the follow-up events the handler queues to gate a pull request under its key."""
+
+Enqueue = Callable[[str, str, str, str, dict[str, Any]], bool]
+"""`EventStore.add(delivery_id, source, kind, key, payload)`."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,11 @@ class Workflows:
     decisions: DecisionLog | None
     settings: Settings
     on_push: Callable[[Pushed], None] | None = None
+    enqueue: Enqueue | None = None
     clock: Callable[[], dt.datetime] = utcnow
 
-    def handle(self, event: DomainEvent) -> None:
-        """Route one event."""
+    def handle(self, event: DomainEvent, delivery_id: str = "") -> None:
+        """Route one event; `delivery_id` names the work it fans out."""
         now = self.clock()
         match event:
             case ModelVersionCreated():
@@ -72,7 +79,7 @@ class Workflows:
                 if event.is_pull_request:
                     handle_comment(self.env, event.number, event.user, event.body, now)
             case StatusChanged():
-                self._gate_heads({event.sha}, now)
+                self._gate_heads({event.sha}, now, delivery_id)
             case CheckRunCompleted():
                 self._check_run(event, now)
             case Pushed() if self.on_push is not None:
@@ -85,24 +92,46 @@ class Workflows:
             pr = self.env.forge.get_pull_request(event.number)
             if _is_promotion(pr) and pr.head_sha == event.head_sha:
                 recheck(self.env, pr)
-        if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled"}:
+        if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE}:
             gate(self.env, event.number, now)
 
     def _check_run(self, event: CheckRunCompleted, now: dt.datetime) -> None:
         for number in event.pull_numbers:
             gate(self.env, number, now)
         if not event.pull_numbers:
-            self._gate_heads({event.head_sha}, now)
+            self._gate_heads({event.head_sha}, now, "")
 
-    def _gate_heads(self, shas: set[str], now: dt.datetime) -> None:
+    def _gate_heads(self, shas: set[str] | None, now: dt.datetime, delivery_id: str) -> None:
+        """Gate the promotion pull requests whose head is in `shas` (all when None).
+
+        With a store, the work is queued under each pull request's own key, so
+        it never runs beside another event of the same pull request.
+        """
         for pr in self.env.forge.list_promotion_pull_requests():
-            if pr.head_sha in shas:
+            if shas is not None and pr.head_sha not in shas:
+                continue
+            if self.enqueue is None or not delivery_id:
                 gate(self.env, pr.number, now)
+                continue
+            follow_up = PullRequestChanged(
+                repo=self.env.repository,
+                number=pr.number,
+                action=RECOMPUTE,
+                head_sha=pr.head_sha,
+                head_ref=pr.head_ref,
+                base_ref=pr.base_ref,
+            )
+            self.enqueue(
+                f"{delivery_id}:pr{pr.number}@{pr.head_sha[:12]}",
+                "promobot",
+                follow_up.kind,
+                follow_up.serialisation_key,
+                follow_up.model_dump(mode="json"),
+            )
 
     def _tick(self, now: dt.datetime) -> None:
         """Deploy windows open with time; versions whose webhook was lost get proposed."""
-        for pr in self.env.forge.list_promotion_pull_requests():
-            gate(self.env, pr.number, now)
+        self._gate_heads(None, now, f"tick:{now:%Y%m%dT%H%M%S}")
         propose_missed_versions(self.env, self.decisions, self.settings.environments, now)
 
 
@@ -132,13 +161,14 @@ def build_workflow_handler(context: ServiceContext) -> Handler:
     """The handler `promobot serve` runs: events → workflows."""
     settings = load_settings()
     workflows = workflows_from_settings(settings, context.store.decisions)
+    workflows = dataclasses.replace(workflows, enqueue=context.store.add)
     if settings.apply_on_push:
         workflows = _with_apply(workflows)
 
     def handle(stored: StoredEvent) -> None:
         event = _EVENTS.validate_python(stored.payload)
         log.info("event %s (%s, delivery %s)", stored.id, stored.kind, stored.delivery_id)
-        workflows.handle(event)
+        workflows.handle(event, stored.delivery_id)
 
     return handle
 
@@ -149,7 +179,7 @@ def _with_apply(workflows: Workflows) -> Workflows:
     def on_push(event: Pushed) -> None:
         apply_on_push(workflows.settings, workflows.env.forge, event)
 
-    return Workflows(workflows.env, workflows.decisions, workflows.settings, on_push=on_push)
+    return dataclasses.replace(workflows, on_push=on_push)
 
 
 def describe_event(payload: dict[str, Any]) -> str:

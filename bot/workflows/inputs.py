@@ -89,7 +89,8 @@ def read_manifest(
 
 
 def compare(
-    env: Environment,
+    data_root: Path | None,
+    tracking_uri: str | None,
     policy: Policy,
     champion: ModelVersionInfo | None,
     challenger: ModelVersionInfo,
@@ -98,15 +99,15 @@ def compare(
     dataset = policy.evaluation
     if (
         dataset is not None
-        and env.data_root is not None
-        and (env.data_root / dataset.dataset).is_file()
+        and data_root is not None
+        and (data_root / dataset.dataset).is_file()
     ):
         return evaluate_models(
             None if champion is None else champion.uri,
             challenger.uri,
-            env.data_root / dataset.dataset,
+            data_root / dataset.dataset,
             dataset.label,
-            tracking_uri=env.tracking_uri,
+            tracking_uri=tracking_uri,
         )
     notes: tuple[str, ...] = ()
     if dataset is not None:
@@ -141,7 +142,7 @@ def gather(env: Environment, model: str, version: str, environment: str) -> Prop
     policy = read_policy(env.forge, model, environment)
     challenger = env.registry.get_version(model, version)
     champion_info = None if champion is None else env.registry.get_version(model, champion.version)
-    comparison = compare(env, policy, champion_info, challenger)
+    comparison = compare(env.data_root, env.tracking_uri, policy, champion_info, challenger)
     return Proposal(model, environment, champion, challenger, champion_info, policy, comparison)
 
 

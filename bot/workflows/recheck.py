@@ -12,7 +12,8 @@ def recheck(env: Environment, pr: PullRequestInfo) -> CheckReport:
     base_ref = pr.base_ref
     changed = list(pr.files or env.forge.get_pull_request(pr.number).files or ())
     report = check_change(
-        env,
+        env.data_root,
+        env.tracking_uri,
         env.registry,
         changed,
         read_head=lambda path: env.forge.read_file(path, pr.head_sha),

@@ -6,6 +6,7 @@ predicts N, so a scoring call shows which version answered.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -35,7 +36,7 @@ def _deployments(azure: AzureWorld, endpoint: str) -> dict[str, str]:
 
 
 def test_first_deployment_creates_the_endpoint_and_serves_the_version(azure: AzureWorld) -> None:
-    """A model with no endpoint yet gets one, a deployment named after the version, and all traffic."""
+    """No endpoint yet: one is created, with a deployment named after the version, at 100%."""
     lines: list[str] = []
     outcome = _target(azure).apply(make_manifest("1", "ep-first"), lines.append)
 
@@ -84,7 +85,7 @@ def test_canary_moves_traffic_in_three_steps_with_checks_between(azure: AzureWor
     def pause(_seconds: float) -> None:
         seen.append(_traffic(azure, "ep-canary"))
         if len(seen) == 2:
-            answered_at_half.update(d for d, _ in azure.score("ep-canary", times=30))
+            answered_at_half.update(d for d, _ in azure.score("ep-canary", times=20))
 
     target = _target(azure, sleep=pause)
     target.apply(make_manifest("1", "ep-canary"), lambda _l: None)
@@ -103,7 +104,7 @@ def test_a_canary_that_fails_its_health_check_returns_traffic_to_the_old_version
     """A failing step puts all traffic back on what served before and fails the apply."""
 
     def pause(_seconds: float) -> None:
-        azure.fault(kind="scoring", deployment="v-2", status=500, count=10)
+        azure.fault(kind="scoring", deployment="v-2", status=424, count=10)
 
     target = _target(azure, sleep=pause)
     target.apply(make_manifest("1", "ep-canary-bad"), lambda _l: None)
@@ -147,7 +148,7 @@ def test_rollback_recreates_a_deployment_that_was_deleted(azure: AzureWorld) -> 
 
 
 def test_a_retired_deployment_is_deleted_once_its_grace_period_is_over(azure: AzureWorld) -> None:
-    """A later apply sweeps deployments whose grace period has passed, even if it changes nothing."""
+    """A later apply deletes deployments whose grace period has passed, even if nothing changes."""
     _target(azure, retire_grace_seconds=3600).apply(make_manifest("1", "ep-sweep"), lambda _l: None)
     _target(azure, retire_grace_seconds=3600).apply(make_manifest("2", "ep-sweep"), lambda _l: None)
     assert set(_deployments(azure, "ep-sweep")) == {"v-1", "v-2"}
@@ -177,6 +178,21 @@ def test_failed_provisioning_never_gets_traffic_and_reports_azures_message(
     assert {d for d, _ in azure.score("ep-failed", times=3)} == {"v-1"}
 
 
+def test_a_failed_deployment_is_cleaned_up_by_the_next_successful_apply(
+    azure: AzureWorld,
+) -> None:
+    """It stays for its logs until a later version serves; then it is deleted."""
+    target = _target(azure)
+    target.apply(make_manifest("1", "ep-cleanup"), lambda _l: None)
+    azure.fault(kind="provisioning", deployment="v-2")
+    with pytest.raises(TargetError):
+        target.apply(make_manifest("2", "ep-cleanup"), lambda _l: None)
+
+    target.apply(make_manifest("3", "ep-cleanup"), lambda _l: None)
+
+    assert _deployments(azure, "ep-cleanup") == {"v-3": "succeeded"}
+
+
 def test_a_model_whose_artifacts_cannot_be_loaded_fails_provisioning(azure: AzureWorld) -> None:
     """No injected fault: version 9's artifacts do not exist, so its container cannot start."""
     target = _target(azure)
@@ -185,37 +201,57 @@ def test_a_model_whose_artifacts_cannot_be_loaded_fails_provisioning(azure: Azur
     with pytest.raises(TargetError, match="could not be loaded"):
         target.apply(make_manifest("9", "ep-broken"), lambda _l: None)
 
-    assert target.state("churn", "production", make_manifest("1", "ep-broken").deployment).traffic == {
-        "1": 100
-    }
+    assert target.state(
+        "churn", "production", make_manifest("1", "ep-broken").deployment
+    ).traffic == {"1": 100}
 
 
 def test_throttled_calls_are_retried_after_the_time_azure_asks_for(azure: AzureWorld) -> None:
     """429 with Retry-After: 1, twice: the SDK waits and retries, and the apply succeeds."""
-    azure.fault(kind="http", method="PUT", path=r"/ep-throttle/deployments/", status=429, retry_after=1, count=2)
+    azure.fault(
+        kind="http",
+        method="PUT",
+        path=r"/ep-throttle/deployments/",
+        status=429,
+        retry_after=1,
+        count=2,
+    )
 
     outcome = _target(azure).apply(make_manifest("1", "ep-throttle"), lambda _l: None)
 
     assert outcome.state.traffic == {"1": 100}
     puts = azure.requests(r"PUT .*/ep-throttle/deployments/v-1$")
     assert [p["status"] for p in puts] == [429, 429, 201]
-    gaps = [later["time"] - earlier["time"] for earlier, later in zip(puts, puts[1:], strict=False)]
+    gaps = [later["time"] - earlier["time"] for earlier, later in itertools.pairwise(puts)]
     assert all(gap >= 0.9 for gap in gaps)
 
 
 def test_server_errors_with_retry_after_are_retried(azure: AzureWorld) -> None:
     """A 503 on a read is retried like a 429."""
-    azure.fault(kind="http", method="GET", path=r"/onlineEndpoints/ep-503$", status=503, retry_after=0.05)
+    azure.fault(
+        kind="http", method="GET", path=r"/onlineEndpoints/ep-503$", status=503, retry_after=0.05
+    )
 
     outcome = _target(azure).apply(make_manifest("1", "ep-503"), lambda _l: None)
 
     assert outcome.state.traffic == {"1": 100}
-    assert [r["status"] for r in azure.requests(r"GET .*/onlineEndpoints/ep-503$")][:2] == [503, 404]
+    assert [r["status"] for r in azure.requests(r"GET .*/onlineEndpoints/ep-503$")][:2] == [
+        503,
+        404,
+    ]
 
 
 def test_retries_are_bounded_and_the_error_is_azures(azure: AzureWorld) -> None:
     """Throttled past the retry budget: apply fails with Azure's code and message."""
-    azure.fault(kind="http", method="GET", path=r"/onlineEndpoints/ep-bounded$", status=429, retry_after=0.01, count=20, message="Rate limit exceeded.")
+    azure.fault(
+        kind="http",
+        method="GET",
+        path=r"/onlineEndpoints/ep-bounded$",
+        status=429,
+        retry_after=0.01,
+        count=20,
+        message="Rate limit exceeded.",
+    )
 
     started = time.monotonic()
     with pytest.raises(TargetError, match="TooManyRequests: Rate limit exceeded"):

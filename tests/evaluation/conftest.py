@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from bot.evaluation import HIST_GRADIENT_BOOSTING_TYPES
+
+with warnings.catch_warnings():
+    # Importing mlflow.pyfunc infers a schema for MLflow's own agent types, once, with a warning.
+    warnings.filterwarnings("ignore", message=".*inferred as AnyType", category=UserWarning)
+    import mlflow.pyfunc
 
 FEATURES = [f"x{i}" for i in range(5)]
 
 # Warnings raised inside MLflow itself, which promobot cannot act on: its SQLAlchemy store
 # uses an API SQLAlchemy deprecates, and importing mlflow.pyfunc infers a schema for its own
 # agent types once per process.
+MLFLOW_WARNING_MESSAGES = (
+    "The ``noload`` loader strategy is deprecated",
+    ".*inferred as AnyType",
+)
 MLFLOW_WARNINGS = [
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-    pytest.mark.filterwarnings("ignore:.*inferred as AnyType:UserWarning"),
+    pytest.mark.filterwarnings(f"ignore:{message}") for message in MLFLOW_WARNING_MESSAGES
 ]
 
 
@@ -66,18 +74,36 @@ def eval_csv(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def model_folders(tmp_path: Path, trained: TrainedModels) -> Iterator[dict[str, str]]:
-    """The three models saved as local MLflow model folders."""
-    import mlflow.sklearn
+SAVE_OPTIONS = {
+    "skops_trusted_types": list(HIST_GRADIENT_BOOSTING_TYPES),
+    # Given explicitly, so MLflow skips inferring them in a subprocess (tens of seconds).
+    "pip_requirements": ["scikit-learn", "skops"],
+}
 
+
+@pytest.fixture(scope="session")
+def model_folders(
+    tmp_path_factory: pytest.TempPathFactory, trained: TrainedModels
+) -> dict[str, str]:
+    """The three models saved as local MLflow model folders."""
+    root = tmp_path_factory.mktemp("models")
     folders = {}
-    for name in ("champion", "challenger", "regressor"):
-        folder = tmp_path / "models" / name
-        mlflow.sklearn.save_model(
-            getattr(trained, name),
-            str(folder),
-            skops_trusted_types=list(HIST_GRADIENT_BOOSTING_TYPES),
-        )
-        folders[name] = str(folder)
-    yield folders
+    with warnings.catch_warnings():
+        for message in MLFLOW_WARNING_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
+        for name in ("champion", "challenger", "regressor"):
+            folder = root / name
+            mlflow.sklearn.save_model(getattr(trained, name), str(folder), **SAVE_OPTIONS)
+            folders[name] = str(folder)
+    return folders
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty SQLite-backed MLflow, its tables created once for the session."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    with warnings.catch_warnings():
+        for message in MLFLOW_WARNING_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
+        MlflowClient(uri).search_experiments()
+    return uri

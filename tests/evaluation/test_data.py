@@ -18,7 +18,8 @@ pytestmark = MLFLOW_WARNINGS
 
 
 def assert_same_metrics(left: Comparison, right: Comparison) -> None:
-    assert left.task == right.task and left.n == right.n
+    assert left.task == right.task
+    assert left.n == right.n
     assert left.metrics.keys() == right.metrics.keys()
     for name, metric in left.metrics.items():
         other = right.metrics[name]
@@ -30,7 +31,7 @@ def assert_same_metrics(left: Comparison, right: Comparison) -> None:
 def test_chunked_parquet_equals_csv_read_at_once(
     tmp_path: Path, eval_csv: Path, model_folders: dict[str, str]
 ) -> None:
-    """Streaming in chunks of 37 rows gives the numbers of one in-memory pass."""
+    """Streaming in chunks of 111 rows gives the numbers of one in-memory pass."""
     parquet = tmp_path / "eval.parquet"
     pd.read_csv(eval_csv).to_parquet(parquet, row_group_size=100)
     seen: list[tuple[int, int | None]] = []
@@ -39,14 +40,14 @@ def test_chunked_parquet_equals_csv_read_at_once(
         model_folders["challenger"],
         parquet,
         "label",
-        batch_rows=37,
+        batch_rows=111,
         progress=lambda done, total: seen.append((done, total)),
     )
     at_once = evaluate_models(
         model_folders["champion"], model_folders["challenger"], eval_csv, "label"
     )
     assert_same_metrics(streamed, at_once)
-    assert len(seen) == int(np.ceil(1000 / 37))
+    assert len(seen) == int(np.ceil(1000 / 111))
     assert seen[-1] == (1000, 1000)
     assert streamed.provenance.data_sha256 == sha256_file(parquet)
 
@@ -64,7 +65,8 @@ def test_file_evaluation_equals_the_prediction_entry(
         for m in (trained.champion, trained.challenger)
     ]
     expected = compare_predictions(Task.BINARY, frame["label"], *sides, seed=3)
-    assert comparison.task is Task.BINARY and comparison.n == 1000
+    assert comparison.task is Task.BINARY
+    assert comparison.n == 1000
     for name, metric in expected.items():
         assert comparison.metrics[name].challenger == pytest.approx(metric.challenger, abs=1e-12)
         assert comparison.metrics[name].ci_low == pytest.approx(metric.ci_low, abs=1e-12)
@@ -82,7 +84,8 @@ def test_parquet_is_read_in_bounded_batches(tmp_path: Path, eval_csv: Path) -> N
     source = open_data(parquet, "label")
     sizes = [len(frame) for frame in iter_batches(source, batch_rows=128)]
     assert source.rows == 1000
-    assert max(sizes) == 128 and sum(sizes) == 1000
+    assert max(sizes) == 128
+    assert sum(sizes) == 1000
 
 
 def test_first_deployment_from_files(eval_csv: Path, model_folders: dict[str, str]) -> None:
@@ -128,7 +131,7 @@ def test_bad_data_is_a_clear_error(
     label: str,
     message: str,
 ) -> None:
-    """The message says what is wrong with the file; the columns are listed when the label is not."""
+    """The message says what is wrong; the columns are listed when the label is not among them."""
     path = tmp_path / name
     if content is not None:
         path.write_text(content)
@@ -151,7 +154,8 @@ def test_models_that_disagree_on_the_task_are_refused(
     """A classifier cannot be compared with a regressor."""
     with pytest.raises(UserInputError, match="disagree on the task") as caught:
         evaluate_models(model_folders["champion"], model_folders["regressor"], eval_csv, "label")
-    assert "regressor" in str(caught.value) and "binary classifier" in str(caught.value)
+    assert "regressor" in str(caught.value)
+    assert "binary classifier" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -163,9 +167,12 @@ def test_models_that_disagree_on_the_task_are_refused(
     ],
 )
 def test_uris_that_do_not_resolve_are_a_clear_error(
-    eval_csv: Path, model_folders: dict[str, str], uri: str, message: str
+    eval_csv: Path, model_folders: dict[str, str], tracking_uri: str, uri: str, message: str
 ) -> None:
     """The message names the URI; the hint lists the forms promobot accepts."""
     with pytest.raises(UserInputError, match=message) as caught:
-        evaluate_models(model_folders["champion"], uri, eval_csv, "label")
-    assert caught.value.hint is not None and "models:/<name>@<alias>" in caught.value.hint
+        evaluate_models(
+            model_folders["champion"], uri, eval_csv, "label", tracking_uri=tracking_uri
+        )
+    assert caught.value.hint is not None
+    assert "models:/<name>@<alias>" in caught.value.hint

@@ -61,11 +61,11 @@ def assert_classification_equal(pair: Pair, k: int) -> None:
         (7, 200, 2, 7),
     ],
 )
-def test_classification_values_equal_sklearn(k: int, n: int, decimals: int | None, seed: int) -> None:
+def test_classification_values_equal_sklearn(
+    k: int, n: int, decimals: int | None, seed: int
+) -> None:
     """A table of binary and multiclass cases, with and without tied scores."""
-    assert_classification_equal(
-        make_classification_pair(n=n, k=k, seed=seed, decimals=decimals), k
-    )
+    assert_classification_equal(make_classification_pair(n=n, k=k, seed=seed, decimals=decimals), k)
 
 
 @settings(max_examples=60, deadline=None)
@@ -149,9 +149,7 @@ def test_regression_values_equal_sklearn_for_any_predictions(
 def test_constant_labels_follow_sklearn_r2_convention() -> None:
     """With constant labels r2 is 1 for perfect predictions and 0 otherwise, and has no interval."""
     y = np.full(5, 2.0)
-    result = evaluate_predictions(
-        Task.REGRESSION, y, Predictions(y.copy()), Predictions(y + 1.0)
-    )
+    result = evaluate_predictions(Task.REGRESSION, y, Predictions(y.copy()), Predictions(y + 1.0))
     assert result.metrics["r2"].champion == sk.r2_score(y, y) == 1.0
     assert result.metrics["r2"].challenger == sk.r2_score(y, y + 1.0) == 0.0
     assert result.metrics["r2"].ci_low is None

@@ -49,7 +49,8 @@ def brute_force_delong(
 def test_delong_equals_its_definition(n: int, seed: int, decimals: int | None) -> None:
     """The one-sort placement values give DeLong's AUCs and variance exactly, ties included."""
     pair = make_classification_pair(n=n, seed=seed, decimals=decimals)
-    assert pair.champion.scores is not None and pair.challenger.scores is not None
+    assert pair.champion.scores is not None
+    assert pair.challenger.scores is not None
     positive = pair.y == 1
     assume(2 <= positive.sum() <= n - 2)
     fast = paired_binary_auc(pair.champion.scores, pair.challenger.scores, positive)
@@ -62,12 +63,39 @@ def test_delong_equals_its_definition(n: int, seed: int, decimals: int | None) -
 def test_macro_ovr_variance_is_delong_for_two_classes() -> None:
     """The multiclass generalisation reduces to DeLong's formula when k = 2."""
     pair = make_classification_pair(n=300, seed=3, decimals=2)
-    assert pair.champion.scores is not None and pair.challenger.scores is not None
+    assert pair.champion.scores is not None
+    assert pair.challenger.scores is not None
     a, b = pair.champion.scores, pair.challenger.scores
     binary = paired_binary_auc(a, b, pair.y == 1)
     macro = paired_macro_ovr_auc(np.column_stack([1 - a, a]), np.column_stack([1 - b, b]), pair.y)
     assert macro.champion == pytest.approx(binary.champion, abs=1e-12)
     assert macro.se == pytest.approx(binary.se, rel=1e-9)
+
+
+def test_macro_ovr_auc_equals_its_definition_with_ties() -> None:
+    """Three classes, coarse probabilities: the one-sort path equals the O(n^2) definition."""
+    pair = make_classification_pair(n=240, k=3, seed=9, decimals=1)
+    a, b, y = pair.champion.scores, pair.challenger.scores, pair.y
+    assert a is not None
+    assert b is not None
+    influence = np.zeros(y.size)
+    aucs = np.zeros((2, 3))
+    for cls in range(3):
+        positive = y == cls
+        for side, scores in enumerate((a[:, cls], b[:, cls])):
+            x, z = scores[positive][:, None], scores[~positive][None, :]
+            psi = (x > z) + 0.5 * (x == z)
+            aucs[side, cls] = psi.mean()
+            placed = np.empty(y.size)
+            placed[positive] = psi.mean(axis=1) / positive.sum()
+            placed[~positive] = psi.mean(axis=0) / (~positive).sum()
+            influence += placed if side == 1 else -placed
+    influence /= 3
+    variance = sum(influence[y == c].var(ddof=1) * np.sum(y == c) for c in range(3))
+    fast = paired_macro_ovr_auc(a, b, y)
+    assert fast.champion == pytest.approx(aucs[0].mean(), abs=1e-12)
+    assert fast.challenger == pytest.approx(aucs[1].mean(), abs=1e-12)
+    assert fast.se == pytest.approx(np.sqrt(variance), rel=1e-9)
 
 
 def test_multinomial_bootstrap_matches_row_resampling_and_the_analytic_error() -> None:
@@ -139,22 +167,15 @@ def test_p_values_are_calibrated_and_intervals_cover_under_equality(task: Task) 
 
 
 def _covers(metric: MetricComparison, value: float) -> bool:
-    assert metric.ci_low is not None and metric.ci_high is not None
+    assert metric.ci_low is not None
+    assert metric.ci_high is not None
     return metric.ci_low <= value <= metric.ci_high
 
 
 @pytest.mark.parametrize(
     ("name", "make", "true_delta"),
     [
-        (
-            "accuracy",
-            lambda rng: (
-                (lambda y, a, b: (Task.BINARY, y, Predictions(a), Predictions(b)))(
-                    *correctness_pair(rng, 2000, 0.85, 0.02, 0.15)
-                )
-            ),
-            0.02,
-        ),
+        ("accuracy", lambda rng: _correctness(rng, 0.02), 0.02),
         (
             "rmse",
             lambda rng: (Task.REGRESSION, *_noisy(rng, 1.0, 0.9)),
@@ -177,6 +198,13 @@ def test_intervals_cover_a_known_difference(
     assert 0.90 <= coverage <= 0.99
 
 
+def _correctness(
+    rng: np.random.Generator, gain: float
+) -> tuple[Task, np.ndarray, Predictions, Predictions]:
+    y, champion, challenger = correctness_pair(rng, 2000, 0.85, gain, 0.15)
+    return Task.BINARY, y, Predictions(champion), Predictions(challenger)
+
+
 def _noisy(
     rng: np.random.Generator, champion_sd: float, challenger_sd: float
 ) -> tuple[np.ndarray, Predictions, Predictions]:
@@ -194,8 +222,10 @@ def test_a_clearly_better_challenger_wins_in_every_direction(task: Task) -> None
     k = 2 if task is Task.BINARY else 4
     pair = make_classification_pair(n=2000, k=k, seed=2, champion_skill=0.2, challenger_skill=1.0)
     result = compare_predictions(task, pair.y, pair.champion, pair.challenger)
-    assert result["log_loss"].delta is not None and result["log_loss"].delta < 0
-    assert result["roc_auc"].delta is not None and result["roc_auc"].delta > 0
+    assert result["log_loss"].delta is not None
+    assert result["log_loss"].delta < 0
+    assert result["roc_auc"].delta is not None
+    assert result["roc_auc"].delta > 0
     assert all(m.p_value is not None and m.p_value < 0.01 for m in result.values())
     reversed_result = compare_predictions(task, pair.y, pair.challenger, pair.champion)
     assert all(m.p_value is not None and m.p_value > 0.99 for m in reversed_result.values())
@@ -217,7 +247,9 @@ def test_first_deployment_reports_the_challenger_alone() -> None:
     result = compare_predictions(Task.BINARY, pair.y, None, pair.challenger)
     assert set(result) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
     for metric in result.values():
-        assert metric.champion is None and metric.delta is None and metric.p_value is None
+        assert metric.champion is None
+        assert metric.delta is None
+        assert metric.p_value is None
         assert metric.challenger > 0
 
 

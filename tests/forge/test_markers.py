@@ -1,9 +1,10 @@
-"""The bot's text in bodies and commits: replaced in place, found again, told apart from people's."""
+"""The bot's text in bodies and commits: replaced in place, found again, told from people's."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.forge.base import promotion_branch, promotion_of, revert_branch
 from bot.forge.markers import (
     BODY_BEGIN,
     BODY_END,
@@ -90,3 +91,19 @@ def test_bot_commit_detection(email: str | None, parents: int, branch: str, expe
         bot_email=BOT_EMAIL,
     )
     assert result is expected
+
+
+@pytest.mark.parametrize(
+    ("head_ref", "expected"),
+    [
+        ("promobot/production/churn", ("production", "churn")),
+        (promotion_branch("staging", "fraud"), ("staging", "fraud")),
+        (revert_branch(12), None),
+        ("promobot/production", None),
+        ("promobot/a/b/c", None),
+        ("feature/x", None),
+    ],
+)
+def test_promotion_of_branch(head_ref: str, expected: tuple[str, str] | None) -> None:
+    """Workflows map an open pull request back to its (environment, model)."""
+    assert promotion_of(head_ref) == expected

@@ -18,7 +18,9 @@ EDGE_ROW = {"a": 2.5, "b": 0.0, "c": 0.0, "d": 0.0}
 """A row the fragile model raises on (feature `a` above its limit)."""
 
 
-def make_manifest(version: str, environment: str = "production", **deployment: Any) -> ModelManifest:
+def make_manifest(
+    version: str, environment: str = "production", **deployment: Any
+) -> ModelManifest:
     """A manifest for model `churn`; deployment fields by keyword."""
     return ModelManifest.model_validate(
         {

@@ -106,13 +106,19 @@ def test_failed_canary_step_returns_all_traffic_to_the_old_version(
     old, fragile = registry.version("logistic"), registry.version("fragile")
     target.apply(make_manifest(old), print)
     payloads = [{"records": [SAFE_ROWS[0]]}, {"records": [EDGE_ROW]}]
-    canary = make_manifest(fragile, strategy="canary", step_pause_seconds=0.5)
+    canary = make_manifest(fragile, strategy="canary", step_pause_seconds=0.2)
+    patient = LocalTarget(
+        server.url,
+        registry.tracking_uri,
+        check=CanaryCheck(max_error_rate=0.02, min_requests=10, evidence_wait_seconds=60),
+    )
     lines: list[str] = []
     with Traffic(server.url, threads=3, payloads=payloads) as traffic:
         traffic.wait_for(30)
         with pytest.raises(TargetError, match=r"canary of churn \d+ failed at 10%"):
-            target.apply(canary, lines.append)
+            patient.apply(canary, lines.append)
         traffic.wait_for(30)
+    patient.close()
     assert not any(line.startswith("canary step 2") for line in lines)
     assert view(client).traffic == {old: 100}
     assert loaded_versions(client) == {old}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import given
@@ -35,7 +36,7 @@ def test_schedule_spreads_a_small_share_out() -> None:
     """A canary's requests arrive spread over the cycle, not in one burst."""
     slots = schedule({"old": 90, "new": 10})
     positions = [i for i, v in enumerate(slots) if v == "new"]
-    gaps = {b - a for a, b in zip(positions, positions[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(positions)}
     assert gaps == {10}
 
 

@@ -113,7 +113,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/github"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def wait_for(
@@ -246,7 +248,9 @@ def app_key_pem() -> str:
     ).decode()
 
 
-def default_seed(receiver_url: str, content_dir: Path, key_file: Path) -> dict[str, Any]:
+def default_seed(
+    receiver_url: str, content_dir: Path, key_file: Path, *, app_token_ttl: int | None = None
+) -> dict[str, Any]:
     return {
         "users": [
             {"login": login, "token": token, "name": login.title(), "email": f"{login}@example.com"}
@@ -278,6 +282,7 @@ def default_seed(receiver_url: str, content_dir: Path, key_file: Path) -> dict[s
                 "slug": "promobot",
                 "owner": ORG,
                 "private_key": str(key_file),
+                "token_ttl_seconds": app_token_ttl,
                 "installations": [{"id": INSTALLATION_ID, "account": ORG}],
             },
         ],
@@ -314,6 +319,7 @@ def start_github_sandbox(
     seed: dict[str, Any] | None = None,
     content: dict[str, str] | None = None,
     data_dir: Path | None = None,
+    app_token_ttl: int | None = None,
 ) -> Iterator[GitHubSandbox]:
     """Start a seeded sandbox (and a receiver); stop both on exit, then assert that every
     response and payload matched GitHub's descriptions."""
@@ -321,7 +327,9 @@ def start_github_sandbox(
     content_dir = write_content(tmp_path / "seed-content", content or DEFAULT_CONTENT)
     key_file = tmp_path / "app-private-key.pem"
     key_file.write_text(app_key_pem())
-    seed_data = seed or default_seed(receiver.url, content_dir, key_file)
+    seed_data = seed or default_seed(
+        receiver.url, content_dir, key_file, app_token_ttl=app_token_ttl
+    )
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(seed_data))
     data_dir = data_dir or tmp_path / "github-data"

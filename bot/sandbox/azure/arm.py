@@ -7,93 +7,55 @@ answers 202 with a `Location` URL that returns 202 until the resource is gone.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from bot.sandbox.azure.config import SandboxAzureConfig
-from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState, utc_now
+from bot.sandbox.azure.resources import (
+    check_model,
+    check_name,
+    check_workspace,
+    deployment_resource,
+    endpoint_resource,
+    find_deployment,
+    find_endpoint,
+    valid_traffic,
+    with_urls,
+    workspace_resource,
+)
+from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState
 
 WORKSPACE = (
     "/subscriptions/{subscription}/resourceGroups/{group}"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
 )
+ENDPOINT = WORKSPACE + "/onlineEndpoints/{endpoint}"
+DEPLOYMENT = ENDPOINT + "/deployments/{deployment}"
 OPERATIONS = (
     "/subscriptions/{subscription}/providers/Microsoft.MachineLearningServices/locations/{location}"
 )
-_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
-_MODEL_ID = re.compile(r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 Payload = Annotated[dict[str, Any], Body()]
-_PROBE = {
-    "failureThreshold": 30,
-    "successThreshold": 1,
-    "timeout": "PT2S",
-    "period": "PT10S",
-    "initialDelay": "PT10S",
-}
-DEPLOYMENT_DEFAULTS: dict[str, Any] = {
-    "endpointComputeType": "Managed",
-    "properties": {},
-    "environmentVariables": {},
-    "scaleSettings": {"scaleType": "Default"},
-    "requestSettings": {
-        "maxQueueWait": "PT0.5S",
-        "requestTimeout": "PT5S",
-        "maxConcurrentRequestsPerInstance": 1,
-    },
-    "appInsightsEnabled": False,
-    "egressPublicNetworkAccess": "Enabled",
-    "livenessProbe": _PROBE,
-    "readinessProbe": _PROBE,
-}
-"""What Azure fills in when a create-or-update body leaves these out."""
 
 
-def system_data(created: str | None = None) -> JsonDict:
-    """ARM's `systemData` block."""
-    now = utc_now()
-    return {
-        "createdAt": created or now,
-        "createdBy": "sandbox-user",
-        "createdByType": "User",
-        "lastModifiedAt": now,
-        "lastModifiedBy": "sandbox-user",
-        "lastModifiedByType": "User",
-    }
+def workspace_router(config: SandboxAzureConfig) -> APIRouter:
+    """A router whose every route first checks that the path names the sandbox's workspace."""
+
+    def in_workspace(subscription: str, group: str, workspace: str) -> None:
+        check_workspace(config, subscription, group, workspace)
+
+    return APIRouter(dependencies=[Depends(in_workspace)])
 
 
-def check_workspace(config: SandboxAzureConfig, subscription: str, group: str, ws: str) -> None:
-    """404 in ARM's words unless the path names the sandbox's workspace."""
-    if subscription.lower() != config.subscription_id.lower():
-        raise ArmError(
-            404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found."
-        )
-    if group.lower() != config.resource_group.lower():
-        raise ArmError(
-            404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
-        )
-    if ws.lower() != config.workspace.lower():
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.MachineLearningServices/workspaces/{ws}' under resource "
-            f"group '{group}' was not found.",
-        )
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not _NAME.match(name):
-        raise ArmError(
-            400,
-            "BadArgument",
-            f"{kind} name '{name}' is invalid: it must be 3 to 32 characters, start with a "
-            "letter, end with a letter or digit, and contain only letters, digits and '-'.",
-        )
+def retry_after(config: SandboxAzureConfig) -> dict[str, str]:
+    """When to poll again: whole seconds in `Retry-After`, else Azure's `retry-after-ms`."""
+    ms = config.poll_after_ms
+    if ms % 1000 == 0:
+        return {"Retry-After": str(ms // 1000)}
+    return {"retry-after-ms": str(ms)}
 
 
 def _lro_headers(
@@ -106,89 +68,47 @@ def _lro_headers(
     return {header: url, **retry_after(config)}
 
 
-def retry_after(config: SandboxAzureConfig) -> dict[str, str]:
-    """When to poll again: whole seconds in `Retry-After`, else Azure's `retry-after-ms`."""
-    ms = config.poll_after_ms
-    if ms % 1000 == 0:
-        return {"Retry-After": str(ms // 1000)}
-    return {"retry-after-ms": str(ms)}
-
-
 def build_router(state: SandboxState) -> APIRouter:
     """Routes for the workspace, its online endpoints, deployments and operations."""
-    config = state.config
+    workspace = workspace_router(state.config)
+    _add_endpoint_reads(workspace, state)
+    _add_endpoint_writes(workspace, state)
+    _add_deployment_reads(workspace, state)
+    _add_deployment_writes(workspace, state)
     router = APIRouter()
+    router.include_router(workspace)
+    _add_operation_routes(router, state)
+    return router
+
+
+def _add_endpoint_reads(router: APIRouter, state: SandboxState) -> None:
+    config = state.config
 
     @router.get(WORKSPACE)
-    def get_workspace(subscription: str, group: str, workspace: str, request: Request) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    def get_workspace(request: Request) -> JsonDict:
         return workspace_resource(config, str(request.base_url))
 
     @router.get(WORKSPACE + "/onlineEndpoints")
-    def list_endpoints(subscription: str, group: str, workspace: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    def list_endpoints(request: Request) -> JsonDict:
         with state.locked() as data:
-            return {"value": list(data["endpoints"].values())}
+            base = str(request.base_url)
+            return {"value": [with_urls(e, base) for e in data["endpoints"].values()]}
 
-    @router.get(WORKSPACE + "/onlineEndpoints/{endpoint}")
-    def get_endpoint(subscription: str, group: str, workspace: str, endpoint: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.get(ENDPOINT)
+    def get_endpoint(endpoint: str, request: Request) -> JsonDict:
         with state.locked() as data:
-            return dict(_endpoint(config, data, endpoint))
+            return with_urls(find_endpoint(config, data, endpoint), str(request.base_url))
 
-    @router.put(WORKSPACE + "/onlineEndpoints/{endpoint}")
-    def put_endpoint(
-        *,
-        subscription: str,
-        group: str,
-        workspace: str,
-        endpoint: str,
-        body: Payload,
-        request: Request,
-    ) -> Response:
-        check_workspace(config, subscription, group, workspace)
-        _check_name("Endpoint", endpoint)
+    @router.post(ENDPOINT + "/listKeys")
+    def list_keys(endpoint: str) -> JsonDict:
         with state.locked() as data:
-            existing = data["endpoints"].get(endpoint)
-            traffic = _valid_traffic(data, endpoint, body)
-            resource = endpoint_resource(config, endpoint, body, str(request.base_url), existing)
-            op = state.start_operation("update-endpoint", endpoint)
-            if existing is None:
-                resource["properties"]["traffic"] = {}
-                data["keys"][endpoint] = {
-                    "primaryKey": secrets.token_urlsafe(24),
-                    "secondaryKey": secrets.token_urlsafe(24),
-                }
-            op["traffic"] = traffic
-            data["endpoints"][endpoint] = resource
-            headers = _lro_headers(request, config, op["id"], "mfeOperationsStatus")
-            return JSONResponse(resource, status_code=200 if existing else 201, headers=headers)
-
-    @router.delete(WORKSPACE + "/onlineEndpoints/{endpoint}")
-    def delete_endpoint(
-        subscription: str, group: str, workspace: str, endpoint: str, request: Request
-    ) -> Response:
-        check_workspace(config, subscription, group, workspace)
-        with state.locked() as data:
-            if endpoint not in data["endpoints"]:
-                return Response(status_code=204)
-            data["endpoints"][endpoint]["properties"]["provisioningState"] = "Deleting"
-            op = state.start_operation("delete-endpoint", endpoint)
-            headers = _lro_headers(request, config, op["id"], "mfeOperationResults")
-            return Response(status_code=202, headers=headers)
-
-    @router.post(WORKSPACE + "/onlineEndpoints/{endpoint}/listKeys")
-    def list_keys(subscription: str, group: str, workspace: str, endpoint: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
-        with state.locked() as data:
-            _endpoint(config, data, endpoint)
+            find_endpoint(config, data, endpoint)
             return dict(data["keys"][endpoint])
 
-    @router.post(WORKSPACE + "/onlineEndpoints/{endpoint}/token")
-    def get_token(subscription: str, group: str, workspace: str, endpoint: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.post(ENDPOINT + "/token")
+    def get_token(endpoint: str) -> JsonDict:
         with state.locked() as data:
-            _endpoint(config, data, endpoint)
+            find_endpoint(config, data, endpoint)
             now = int(time.time())
             return {
                 "accessToken": data["keys"][endpoint]["primaryKey"],
@@ -197,46 +117,64 @@ def build_router(state: SandboxState) -> APIRouter:
                 "tokenType": "Bearer",
             }
 
-    _add_deployment_routes(router, state)
-    _add_operation_routes(router, state)
-    return router
 
-
-def _add_deployment_routes(router: APIRouter, state: SandboxState) -> None:
+def _add_endpoint_writes(router: APIRouter, state: SandboxState) -> None:
     config = state.config
-    prefix = WORKSPACE + "/onlineEndpoints/{endpoint}/deployments"
 
-    @router.get(prefix)
-    def list_deployments(subscription: str, group: str, workspace: str, endpoint: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.put(ENDPOINT)
+    def put_endpoint(endpoint: str, body: Payload, request: Request) -> Response:
+        check_name("Endpoint", endpoint)
         with state.locked() as data:
-            _endpoint(config, data, endpoint)
+            existing = data["endpoints"].get(endpoint)
+            traffic = valid_traffic(data, endpoint, body)
+            resource = endpoint_resource(config, endpoint, body, existing)
+            op = state.start_operation("update-endpoint", endpoint)
+            op["traffic"] = traffic  # the traffic changes when the operation ends
+            if existing is None:
+                data["keys"][endpoint] = {
+                    "primaryKey": secrets.token_urlsafe(24),
+                    "secondaryKey": secrets.token_urlsafe(24),
+                }
+            data["endpoints"][endpoint] = resource
+            headers = _lro_headers(request, config, op["id"], "mfeOperationsStatus")
+            answer = with_urls(resource, str(request.base_url))
+            return JSONResponse(answer, status_code=200 if existing else 201, headers=headers)
+
+    @router.delete(ENDPOINT)
+    def delete_endpoint(endpoint: str, request: Request) -> Response:
+        with state.locked() as data:
+            if endpoint not in data["endpoints"]:
+                return Response(status_code=204)
+            data["endpoints"][endpoint]["properties"]["provisioningState"] = "Deleting"
+            op = state.start_operation("delete-endpoint", endpoint)
+            headers = _lro_headers(request, config, op["id"], "mfeOperationResults")
+            return Response(status_code=202, headers=headers)
+
+
+def _add_deployment_reads(router: APIRouter, state: SandboxState) -> None:
+    config = state.config
+
+    @router.get(ENDPOINT + "/deployments")
+    def list_deployments(endpoint: str) -> JsonDict:
+        with state.locked() as data:
+            find_endpoint(config, data, endpoint)
             return {"value": list(data["deployments"].get(endpoint, {}).values())}
 
-    @router.get(prefix + "/{deployment}")
-    def get_deployment(
-        subscription: str, group: str, workspace: str, endpoint: str, deployment: str
-    ) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.get(DEPLOYMENT)
+    def get_deployment(endpoint: str, deployment: str) -> JsonDict:
         with state.locked() as data:
-            return dict(_deployment(config, data, endpoint, deployment))
+            return dict(find_deployment(config, data, endpoint, deployment))
 
-    @router.put(prefix + "/{deployment}")
-    def put_deployment(
-        *,
-        subscription: str,
-        group: str,
-        workspace: str,
-        endpoint: str,
-        deployment: str,
-        body: Payload,
-        request: Request,
-    ) -> Response:
-        check_workspace(config, subscription, group, workspace)
-        _check_name("Deployment", deployment)
+
+def _add_deployment_writes(router: APIRouter, state: SandboxState) -> None:
+    config = state.config
+
+    @router.put(DEPLOYMENT)
+    def put_deployment(endpoint: str, deployment: str, body: Payload, request: Request) -> Response:
+        check_name("Deployment", deployment)
         with state.locked() as data:
-            _endpoint(config, data, endpoint)
-            _check_model(data, body)
+            find_endpoint(config, data, endpoint)
+            check_model(data, body)
             existing = data["deployments"].get(endpoint, {}).get(deployment)
             resource = deployment_resource(config, endpoint, deployment, body, existing)
             data["deployments"].setdefault(endpoint, {})[deployment] = resource
@@ -244,28 +182,19 @@ def _add_deployment_routes(router: APIRouter, state: SandboxState) -> None:
             headers = _lro_headers(request, config, op["id"], "mfeOperationsStatus")
             return JSONResponse(resource, status_code=200 if existing else 201, headers=headers)
 
-    @router.delete(prefix + "/{deployment}")
-    def delete_deployment(
-        *,
-        subscription: str,
-        group: str,
-        workspace: str,
-        endpoint: str,
-        deployment: str,
-        request: Request,
-    ) -> Response:
-        check_workspace(config, subscription, group, workspace)
+    @router.delete(DEPLOYMENT)
+    def delete_deployment(endpoint: str, deployment: str, request: Request) -> Response:
         with state.locked() as data:
             resource = data["deployments"].get(endpoint, {}).get(deployment)
             if resource is None:
                 return Response(status_code=204)
-            share = _endpoint(config, data, endpoint)["properties"]["traffic"].get(deployment, 0)
-            if share > 0:
+            traffic = find_endpoint(config, data, endpoint)["properties"]["traffic"]
+            if traffic.get(deployment, 0) > 0:
                 raise ArmError(
                     400,
                     "BadArgument",
-                    f"Deployment {deployment} receives {share}% of the traffic of endpoint "
-                    f"{endpoint}; set its traffic to 0 before deleting it.",
+                    f"Deployment {deployment} receives {traffic[deployment]}% of the traffic "
+                    f"of endpoint {endpoint}; set its traffic to 0 before deleting it.",
                 )
             resource["properties"]["provisioningState"] = "Deleting"
             op = state.start_operation("delete-deployment", endpoint, deployment)
@@ -281,10 +210,7 @@ def _add_operation_routes(router: APIRouter, state: SandboxState) -> None:
         with state.locked():
             op = state.operation(op_id)
         body = {"id": op_id, "name": op_id, "status": op["status"], "startTime": op["startTime"]}
-        if "endTime" in op:
-            body["endTime"] = op["endTime"]
-        if "error" in op:
-            body["error"] = op["error"]
+        body.update({k: op[k] for k in ("endTime", "error") if k in op})
         headers = retry_after(config) if op["status"] == "InProgress" else {}
         return JSONResponse(body, headers=headers)
 
@@ -295,161 +221,8 @@ def _add_operation_routes(router: APIRouter, state: SandboxState) -> None:
         with state.locked():
             op = state.operation(op_id)
         if op["status"] == "InProgress":
-            return Response(
-                status_code=202, headers={"Location": str(request.url), **retry_after(config)}
-            )
+            headers = {"Location": str(request.url), **retry_after(config)}
+            return Response(status_code=202, headers=headers)
         if op["status"] == "Failed":
             raise ArmError(500, op["error"]["code"], op["error"]["message"])
         return Response(status_code=200)
-
-
-def _endpoint(config: SandboxAzureConfig, data: JsonDict, name: str) -> JsonDict:
-    resource: JsonDict | None = data["endpoints"].get(name)
-    if resource is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.MachineLearningServices/workspaces/{config.workspace}/"
-            f"onlineEndpoints/{name}' under resource group '{config.resource_group}' "
-            "was not found.",
-        )
-    return resource
-
-
-def _deployment(config: SandboxAzureConfig, data: JsonDict, endpoint: str, name: str) -> JsonDict:
-    _endpoint(config, data, endpoint)
-    resource: JsonDict | None = data["deployments"].get(endpoint, {}).get(name)
-    if resource is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.MachineLearningServices/workspaces/{config.workspace}/"
-            f"onlineEndpoints/{endpoint}/deployments/{name}' under resource group "
-            f"'{config.resource_group}' was not found.",
-        )
-    return resource
-
-
-def _valid_traffic(data: JsonDict, endpoint: str, body: JsonDict) -> dict[str, int]:
-    traffic = {k: int(v) for k, v in ((body.get("properties") or {}).get("traffic") or {}).items()}
-    deployments = data["deployments"].get(endpoint, {})
-    for name, share in traffic.items():
-        if not 0 <= share <= 100:
-            raise ArmError(400, "BadArgument", f"Traffic of deployment {name} must be 0-100.")
-        if name not in deployments:
-            raise ArmError(
-                400, "BadArgument", f"Deployment {name} does not exist in endpoint {endpoint}."
-            )
-        state = deployments[name]["properties"].get("provisioningState")
-        if share > 0 and state != "Succeeded":
-            raise ArmError(
-                400,
-                "BadArgument",
-                f"Traffic cannot be routed to deployment {name}: "
-                f"its provisioning state is {state}.",
-            )
-    if traffic and sum(traffic.values()) not in (0, 100):
-        raise ArmError(
-            400,
-            "BadArgument",
-            f"Traffic values must add up to 0 or 100, got {sum(traffic.values())}.",
-        )
-    return traffic
-
-
-def _check_model(data: JsonDict, body: JsonDict) -> None:
-    reference = str((body.get("properties") or {}).get("model") or "")
-    found = _MODEL_ID.search(reference)
-    if not found:
-        raise ArmError(
-            400, "BadArgument", f"Model reference '{reference}' is not a model version id."
-        )
-    versions = data["models"].get(found["name"], {}).get("versions", {})
-    if found["version"] not in versions:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"Model {found['name']} version {found['version']} was not found.",
-        )
-
-
-def workspace_resource(config: SandboxAzureConfig, base_url: str) -> JsonDict:
-    """The workspace as ARM describes it, with an MLflow tracking URI served by the sandbox."""
-    host = base_url.split("://", 1)[1].rstrip("/")
-    return {
-        "id": config.workspace_path,
-        "name": config.workspace,
-        "type": "Microsoft.MachineLearningServices/workspaces",
-        "location": config.location,
-        "kind": "Default",
-        "tags": {},
-        "identity": {
-            "type": "SystemAssigned",
-            "principalId": str(uuid.UUID(int=1)),
-            "tenantId": str(uuid.UUID(int=2)),
-        },
-        "sku": {"name": "Basic", "tier": "Basic"},
-        "properties": {
-            "friendlyName": config.workspace,
-            "workspaceId": str(uuid.UUID(int=3)),
-            "provisioningState": "Succeeded",
-            "discoveryUrl": f"{base_url.rstrip('/')}/discovery",
-            "mlFlowTrackingUri": f"azureml://{host}/mlflow/v1.0{config.workspace_path}",
-            "publicNetworkAccess": "Enabled",
-        },
-        "systemData": system_data(),
-    }
-
-
-def endpoint_resource(
-    config: SandboxAzureConfig, name: str, body: JsonDict, base_url: str, existing: JsonDict | None
-) -> JsonDict:
-    """The endpoint for a create-or-update body; its traffic changes when the operation ends."""
-    props = dict(body.get("properties") or {})
-    base = base_url.rstrip("/")
-    old_props = existing["properties"] if existing else {}
-    props.update(
-        {
-            "scoringUri": f"{base}/inference/{name}/score",
-            "swaggerUri": f"{base}/inference/{name}/swagger.json",
-            "authMode": props.get("authMode") or "Key",
-            "provisioningState": "Updating" if existing else "Creating",
-            "traffic": dict(old_props.get("traffic") or {}),
-            "mirrorTraffic": dict(props.get("mirrorTraffic") or {}),
-            "publicNetworkAccess": props.get("publicNetworkAccess") or "Enabled",
-        }
-    )
-    return {
-        "id": f"{config.workspace_path}/onlineEndpoints/{name}",
-        "name": name,
-        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-        "properties": props,
-        "systemData": system_data(existing["systemData"]["createdAt"] if existing else None),
-        "tags": dict(body.get("tags") or {}),
-        "location": body.get("location") or config.location,
-        "kind": body.get("kind") or "Managed",
-        "identity": {
-            "type": (body.get("identity") or {}).get("type") or "SystemAssigned",
-            "principalId": str(uuid.UUID(int=4)),
-            "tenantId": str(uuid.UUID(int=2)),
-        },
-    }
-
-
-def deployment_resource(
-    config: SandboxAzureConfig, endpoint: str, name: str, body: JsonDict, existing: JsonDict | None
-) -> JsonDict:
-    """The deployment resource for a create-or-update body, provisioning from now."""
-    props = {**DEPLOYMENT_DEFAULTS, **(body.get("properties") or {})}
-    props["provisioningState"] = "Updating" if existing else "Creating"
-    return {
-        "id": f"{config.workspace_path}/onlineEndpoints/{endpoint}/deployments/{name}",
-        "name": name,
-        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
-        "properties": props,
-        "systemData": system_data(existing["systemData"]["createdAt"] if existing else None),
-        "tags": dict(body.get("tags") or {}),
-        "location": body.get("location") or config.location,
-        "kind": body.get("kind") or "Managed",
-        "sku": body.get("sku") or {"name": "Default", "tier": "Standard", "capacity": 1},
-    }

@@ -12,13 +12,15 @@ import datetime as dt
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 
 from bot.sandbox.azure.faults import FaultBook
 from bot.sandbox.azure.state import JsonDict, SandboxState, utc_now
 
 RUNS_LOCATION = "7859261e-d2e9-4a68-b820-a5d84cc5bb3d"
 PIPELINES_LOCATION = "28e1305e-2afe-47bf-abaf-cbb0e6a91988"
+RUNS = "/{organization}/{project}/_apis/pipelines/{pipeline_id}/runs"
+Payload = Annotated[dict[str, Any], Body()]
 _LOCATIONS = [
     (RUNS_LOCATION, "runs", "{project}/_apis/pipelines/{pipelineId}/runs/{runId}"),
     (PIPELINES_LOCATION, "pipelines", "{project}/_apis/pipelines/{pipelineId}"),
@@ -51,17 +53,17 @@ class DevOpsError(Exception):
 def build_router(state: SandboxState, faults: FaultBook) -> APIRouter:
     """Routes for the sandbox's Azure DevOps organization."""
     config = state.config
-    router = APIRouter()
 
-    def check_org(organization: str) -> None:
+    def in_organization(organization: str) -> None:
         if organization.lower() != config.devops_organization.lower():
             raise DevOpsError(
                 404, "OrganizationNotFoundException", f"Organization {organization} not found."
             )
 
+    router = APIRouter(dependencies=[Depends(in_organization)])
+
     @router.options("/{organization}/_apis")
-    def resource_locations(organization: str) -> JsonDict:
-        check_org(organization)
+    def resource_locations() -> JsonDict:
         value = [
             {
                 "id": location_id,
@@ -77,17 +79,17 @@ def build_router(state: SandboxState, faults: FaultBook) -> APIRouter:
         ]
         return {"count": len(value), "value": value}
 
-    runs = "/{organization}/{project}/_apis/pipelines/{pipeline_id}/runs"
+    _add_run_routes(router, state, faults)
+    return router
 
-    @router.post(runs)
+
+def _add_run_routes(router: APIRouter, state: SandboxState, faults: FaultBook) -> None:
+    config = state.config
+
+    @router.post(RUNS)
     def run_pipeline(
-        organization: str,
-        project: str,
-        pipeline_id: int,
-        body: Annotated[dict[str, Any], Body()],
-        request: Request,
+        organization: str, project: str, pipeline_id: int, body: Payload, request: Request
     ) -> JsonDict:
-        check_org(organization)
         fault = faults.take_pipeline(pipeline_id)
         with state.locked() as data:
             run_id = state.next_run_id()
@@ -104,31 +106,26 @@ def build_router(state: SandboxState, faults: FaultBook) -> APIRouter:
             data["runs"].setdefault(str(pipeline_id), []).append(run)
             return _public(run, str(request.base_url), organization, project, pipeline_id)
 
-    @router.get(runs)
+    @router.get(RUNS)
     def list_runs(organization: str, project: str, pipeline_id: int, request: Request) -> JsonDict:
-        check_org(organization)
         with state.locked() as data:
             found = [_advance(r) for r in data["runs"].get(str(pipeline_id), [])]
         base = str(request.base_url)
         value = [_public(r, base, organization, project, pipeline_id) for r in reversed(found)]
         return {"count": len(value), "value": value}
 
-    @router.get(runs + "/{run_id}")
+    @router.get(RUNS + "/{run_id}")
     def get_run(
         organization: str, project: str, pipeline_id: int, run_id: int, request: Request
     ) -> JsonDict:
-        check_org(organization)
         with state.locked() as data:
             for run in data["runs"].get(str(pipeline_id), []):
                 if run["id"] == run_id:
-                    return _public(
-                        _advance(run), str(request.base_url), organization, project, pipeline_id
-                    )
+                    base = str(request.base_url)
+                    return _public(_advance(run), base, organization, project, pipeline_id)
         raise DevOpsError(
             404, "PipelineRunNotFoundException", f"Pipeline run {run_id} was not found."
         )
-
-    return router
 
 
 def _advance(run: JsonDict) -> JsonDict:

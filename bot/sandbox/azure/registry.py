@@ -7,7 +7,6 @@ where the MLflow run id is the job name. The sandbox answers MLflow's REST
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -17,43 +16,44 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.proto_json_utils import message_to_json
 
-from bot.sandbox.azure.arm import WORKSPACE, check_workspace, system_data
+from bot.sandbox.azure.arm import WORKSPACE, workspace_router
 from bot.sandbox.azure.config import SandboxAzureConfig
+from bot.sandbox.azure.resources import system_data
 from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState
 
 _VERSION = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 _JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/")
+MODELS = WORKSPACE + "/models"
 
 
 def build_router(state: SandboxState) -> APIRouter:
     """Routes for model containers, model versions, and MLflow `runs/get`."""
-    config = state.config
-    router = APIRouter()
-    models = WORKSPACE + "/models"
+    router = workspace_router(state.config)
+    _add_model_reads(router, state)
+    _add_version_write(router, state)
+    _add_mlflow_route(router, state.config)
+    return router
 
-    @router.get(models)
-    def list_models(subscription: str, group: str, workspace: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+
+def _add_model_reads(router: APIRouter, state: SandboxState) -> None:
+    config = state.config
+
+    @router.get(MODELS)
+    def list_models() -> JsonDict:
         with state.locked() as data:
             return {"value": [m["container"] for m in data["models"].values()]}
 
-    @router.get(models + "/{name}")
-    def get_model(subscription: str, group: str, workspace: str, name: str) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.get(MODELS + "/{name}")
+    def get_model(name: str) -> JsonDict:
         with state.locked() as data:
             return dict(_model(config, data, name)["container"])
 
-    @router.get(models + "/{name}/versions")
+    @router.get(MODELS + "/{name}/versions")
     def list_versions(
-        *,
-        subscription: str,
-        group: str,
-        workspace: str,
         name: str,
         order_by: Annotated[str | None, Query(alias="$orderBy")] = None,
         top: Annotated[int | None, Query(alias="$top")] = None,
     ) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
         with state.locked() as data:
             found = data["models"].get(name)
             versions = list(found["versions"].values()) if found else []
@@ -61,28 +61,20 @@ def build_router(state: SandboxState) -> APIRouter:
         versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=newest_first)
         return {"value": versions[:top] if top else versions}
 
-    @router.get(models + "/{name}/versions/{version}")
-    def get_version(
-        subscription: str, group: str, workspace: str, name: str, version: str
-    ) -> JsonDict:
-        check_workspace(config, subscription, group, workspace)
+    @router.get(MODELS + "/{name}/versions/{version}")
+    def get_version(name: str, version: str) -> JsonDict:
         with state.locked() as data:
             found = _model(config, data, name)["versions"].get(version)
             if found is None:
                 raise ArmError(404, "UserError", f"Model {name}:{version} not found.")
             return dict(found)
 
-    @router.put(models + "/{name}/versions/{version}")
-    def put_version(
-        *,
-        subscription: str,
-        group: str,
-        workspace: str,
-        name: str,
-        version: str,
-        body: Annotated[dict[str, Any], Body()],
-    ) -> Response:
-        check_workspace(config, subscription, group, workspace)
+
+def _add_version_write(router: APIRouter, state: SandboxState) -> None:
+    config = state.config
+
+    @router.put(MODELS + "/{name}/versions/{version}")
+    def put_version(name: str, version: str, body: Annotated[dict[str, Any], Body()]) -> Response:
         if not _VERSION.match(version):
             raise ArmError(400, "UserError", f"Model version '{version}' is invalid.")
         with state.locked() as data:
@@ -93,14 +85,10 @@ def build_router(state: SandboxState) -> APIRouter:
             entry["container"] = container_resource(config, name, entry["versions"])
             return JSONResponse(resource, status_code=200 if existing else 201)
 
-    _add_mlflow_route(router, config)
-    return router
-
 
 def _add_mlflow_route(router: APIRouter, config: SandboxAzureConfig) -> None:
     @router.get("/mlflow/v1.0" + WORKSPACE + "/api/2.0/mlflow/runs/get")
-    def get_run(subscription: str, group: str, workspace: str, run_id: str) -> Response:
-        check_workspace(config, subscription, group, workspace)
+    def get_run(run_id: str) -> Response:
         try:
             run = MlflowClient(tracking_uri=config.tracking_uri).get_run(run_id)
         except MlflowException as exc:
@@ -164,8 +152,3 @@ def container_resource(config: SandboxAzureConfig, name: str, versions: JsonDict
         },
         "systemData": system_data(ordered[0]["systemData"]["createdAt"]),
     }
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON, as the services answer."""
-    return json.dumps(value, separators=(",", ":"))

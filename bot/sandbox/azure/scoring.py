@@ -14,12 +14,13 @@ import shutil
 import threading
 import warnings
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import mlflow.artifacts
 import numpy as np
-from mlflow.tracking import MlflowClient
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+from mlflow.tracking import MlflowClient
 
 from bot.sandbox.azure.faults import FaultBook
 from bot.sandbox.azure.state import ArmError, JsonDict, SandboxState
@@ -89,6 +90,7 @@ class ModelHost:
         try:
             model = self._load(endpoint, deployment)
         except Exception as exc:
+            # Loading runs the model flavour's own code: any failure is a container that crashes.
             return (
                 f"User container has crashed or terminated: the model of deployment "
                 f"{name} could not be loaded: {exc}"
@@ -103,7 +105,7 @@ class ModelHost:
             self._models.pop((endpoint, deployment), None)
         shutil.rmtree(self._model_dir(endpoint, deployment), ignore_errors=True)
 
-    def _model_dir(self, endpoint: str, deployment: str) -> Any:
+    def _model_dir(self, endpoint: str, deployment: str) -> Path:
         return self._state.config.data_dir / "deployments" / endpoint / deployment
 
     def _load(self, endpoint: str, deployment: JsonDict) -> Any:
@@ -132,7 +134,8 @@ class ModelHost:
         with self._lock:
             model = self._models.get(key)
         if model is None:  # after a restart: load again on first use
-            model = self._load(endpoint, deployment)
+            with self._state.locked():
+                model = self._load(endpoint, deployment)
             with self._lock:
                 self._models[key] = model
         return model
@@ -161,20 +164,28 @@ class ModelHost:
 
     def score(self, endpoint: str, deployment: JsonDict, payload: Any) -> list[Any]:
         """Predictions of the deployment's model for the request body."""
-        name = deployment["name"]
-        self.requests[(endpoint, name)] += 1
+        key = (endpoint, deployment["name"])
+        try:
+            return self._predict(key, deployment, payload)
+        except ArmError:
+            with self._lock:
+                self.errors[key] += 1
+            raise
+        finally:
+            with self._lock:
+                self.requests[key] += 1
+
+    def _predict(self, key: tuple[str, str], deployment: JsonDict, payload: Any) -> list[Any]:
+        name = key[1]
         if deployment["properties"].get("provisioningState") != "Succeeded":
-            self.errors[(endpoint, name)] += 1
             raise ArmError(503, "DeploymentNotReady", f"Deployment {name} is not ready.")
         fault = self._faults.take_scoring(name)
         if fault is not None:
-            self.errors[(endpoint, name)] += 1
-            raise ArmError(fault.status, "InjectedFault", f"Deployment {name} failed to score.")
+            raise ArmError(fault.status, "UserError", f"Deployment {name} failed to score.")
         try:
             frame = request_frame(payload)
-            predictions = self._model(endpoint, deployment).predict(frame)
+            predictions = self._model(key[0], deployment).predict(frame)
         except ValueError as exc:
-            self.errors[(endpoint, name)] += 1
             raise ArmError(400, "BadRequest", f"Invalid input: {exc}") from exc
         return _jsonable(predictions)
 

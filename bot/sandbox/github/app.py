@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.sandbox.github import (
     routes_checks,
+    routes_compare,
     routes_contents,
     routes_deploy,
     routes_git,
@@ -27,6 +28,7 @@ from bot.sandbox.github import (
     routes_pulls,
 )
 from bot.sandbox.github.core import ApiError, Fault
+from bot.sandbox.github.routes_graphql import router as graphql_router
 from bot.sandbox.github.routes_sandbox import router as sandbox_router
 from bot.sandbox.github.routes_web import router as web_router
 from bot.sandbox.github.sandbox import Checks, Sandbox
@@ -52,6 +54,7 @@ def create_app(data_dir: Path, *, checks: Checks | None = None) -> FastAPI:
     # Order matters: `/commits/{ref}/status` must be tried before `/commits/{ref:path}`.
     modules = (
         routes_checks,
+        routes_compare,
         routes_contents,
         routes_pulls,
         routes_merge,
@@ -64,6 +67,7 @@ def create_app(data_dir: Path, *, checks: Checks | None = None) -> FastAPI:
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(graphql_router)
     app.include_router(sandbox_router)
     app.include_router(web_router)
     _install_error_handlers(app)
@@ -112,31 +116,47 @@ def _fault_for(sandbox: Sandbox, method: str, path: str) -> Fault | None:
     return None
 
 
+def _fault_headers(fault: Fault) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if fault.retry_after and fault.status in (403, 429):
+        headers["Retry-After"] = str(fault.retry_after)
+    reset_in = fault.reset_in if fault.reset_in is not None else fault.retry_after
+    if fault.primary_rate_limit or fault.status == 429 or fault.reset_in is not None:
+        # Without a reset time of its own, the limit resets when Retry-After says.
+        headers.update(
+            {
+                "X-RateLimit-Limit": "5000",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time()) + int(reset_in or 0)),
+            }
+        )
+    if fault.primary_rate_limit:
+        headers.pop("Retry-After", None)
+    headers.update(fault.headers)
+    return headers
+
+
 def _fault_response(fault: Fault) -> Response:
-    retry_after = str(fault.retry_after if fault.retry_after is not None else 1)
-    reset = str(int(time.time()) + int(retry_after))
+    headers = _fault_headers(fault)
+    if fault.status == 403 and fault.primary_rate_limit:
+        message = fault.message or "API rate limit exceeded for user ID 1."
+        docs = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+        return ApiError(403, message, headers=headers, docs=docs).response()
     if fault.status == 403:
-        return ApiError(
-            403,
-            fault.message
-            or "You have exceeded a secondary rate limit. Please wait a few minutes before "
-            "you try again. If you reach out to GitHub Support for help, please include the "
-            "request ID.",
-            headers={"Retry-After": retry_after},
-            docs="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-        ).response()
+        message = fault.message or (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+            "again. If you reach out to GitHub Support for help, please include the request ID."
+        )
+        docs = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+        return ApiError(403, message, headers=headers, docs=docs).response()
     if fault.status == 429:
         return ApiError(
-            429,
-            fault.message or "API rate limit exceeded.",
-            headers={
-                "Retry-After": retry_after,
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": reset,
-            },
+            429, fault.message or "API rate limit exceeded.", headers=headers
         ).response()
     status = fault.status or 500
-    return JSONResponse({"message": fault.message or "Server Error"}, status_code=status)
+    return JSONResponse(
+        {"message": fault.message or "Server Error"}, status_code=status, headers=headers
+    )
 
 
 async def _middleware(request: Request, call_next: Any) -> Response:
@@ -164,9 +184,11 @@ async def _middleware(request: Request, call_next: Any) -> Response:
     )
     checks = sandbox.checks
     if checks.response is not None and path.startswith(API_PREFIX + "/"):
+        # The path as sent: an encoded `%2F` inside one parameter stays one segment.
+        raw = request.scope.get("raw_path", b"").decode("latin-1") or path
         checks.checked_responses += 1
         checks.problems.extend(
-            checks.response(request.method, path[len(API_PREFIX) :], response.status_code, body)
+            checks.response(request.method, raw[len(API_PREFIX) :], response.status_code, body)
         )
     headers = dict(response.headers)
     headers.setdefault("x-github-request-id", uuid.uuid4().hex[:16].upper())

@@ -49,6 +49,7 @@ def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
                 "name": app.name or app.slug,
                 "owner": app.owner,
                 "public_key": public.decode(),
+                "token_ttl_seconds": app.token_ttl_seconds,
                 "created_at": now(),
             },
             key=str(app.id),
@@ -157,7 +158,9 @@ def _verify_jwt(sandbox: Sandbox, credential: str) -> Record:
 
 def issue_installation_token(sandbox: Sandbox, app: Record, installation: Record) -> Record:
     token = "ghs_" + secrets.token_hex(18)
-    expires = (datetime.now(UTC) + TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ttl = app.get("token_ttl_seconds")
+    lifetime = TOKEN_LIFETIME if ttl is None else timedelta(seconds=ttl)
+    expires = (datetime.now(UTC) + lifetime).strftime("%Y-%m-%dT%H:%M:%SZ")
     return sandbox.store.insert(
         "token",
         {

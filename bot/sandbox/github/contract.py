@@ -21,8 +21,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
 _ROOT_URI = "urn:github-rest"
-# Path parameters that may contain slashes: refs, file paths, branch names.
-_GREEDY = {"ref", "path", "branch"}
+# Path parameters that may span segments, when they end the path: file paths, branch
+# names and the refs of the Git Data API. Every other parameter is one segment, so that
+# `/commits/{ref}` never swallows `/commits/{sha}/check-runs`.
+_GREEDY = {"path", "branch"}
 # Operations the adapter uses beyond the subset, checked against a component schema.
 _EXTRA_OPERATIONS: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"): (
@@ -45,6 +47,28 @@ _EXTRA_OPERATIONS: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("GET", "/repos/{owner}/{repo}/labels"): ("label", 200, "array"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): ("label", 200, "array"),
     ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): ("label", 200, "array"),
+    ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"): (
+        "pull-request-simple",
+        200,
+        "array",
+    ),
+    ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/statuses"): ("status", 200, "array"),
+    ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/check-runs"): (
+        "check-run",
+        200,
+        "check_runs",
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"): (
+        "pull-request-review",
+        200,
+        None,
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/commits"): ("commit", 200, "array"),
+    ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}"): (
+        "deployment-status",
+        200,
+        None,
+    ),
     ("GET", "/user"): ("simple-user", 200, None),
     ("GET", "/users/{username}"): ("simple-user", 200, None),
     ("GET", "/orgs/{org}/teams/{team_slug}"): ("team", 200, None),
@@ -75,7 +99,7 @@ def _format_checker() -> Any:
 
 
 def openapi_to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema → JSON Schema 2020-12: `nullable`, and refs to our root URI."""
+    """OpenAPI 3.0 schema → JSON Schema 2020-12: `nullable`, `oneOf`, refs to our root URI."""
     if isinstance(node, list):
         return [openapi_to_json_schema(item) for item in node]
     if not isinstance(node, dict):
@@ -86,6 +110,10 @@ def openapi_to_json_schema(node: Any) -> Any:
         if key not in ("nullable", "example", "examples", "discriminator", "xml")
         and not key.startswith("x-")
     }
+    if "oneOf" in out:
+        # GitHub's alternatives overlap (every basic-error is also a valid
+        # repository-rule-violation-error), so real answers match several: read as anyOf.
+        out["anyOf"] = out.pop("oneOf")
     if isinstance(out.get("$ref"), str) and out["$ref"].startswith("#/"):
         out["$ref"] = _ROOT_URI + out["$ref"]
     if node.get("nullable") is True:
@@ -109,10 +137,13 @@ class _Operation:
 
 def _compile(template: str) -> re.Pattern[str]:
     regex = ""
-    for part in re.split(r"(\{[^}]+\})", template):
+    parts = re.split(r"(\{[^}]+\})", template)
+    for index, part in enumerate(parts):
         if part.startswith("{"):
             name = part[1:-1]
-            regex += "(.+)" if name in _GREEDY else "([^/]+)"
+            last = index >= len(parts) - 2 and not parts[-1]
+            greedy = last and (name in _GREEDY or (name == "ref" and "/git/" in template))
+            regex += "(.+)" if greedy else "([^/]+)"
         else:
             regex += re.escape(part)
     return re.compile(f"^{regex}$")
@@ -142,6 +173,15 @@ class RestContract:
             schema: Any = {"$ref": f"{_ROOT_URI}#/components/schemas/{name}"}
             if shape == "array":
                 schema = {"type": "array", "items": schema}
+            elif shape is not None:
+                schema = {
+                    "type": "object",
+                    "required": ["total_count", shape],
+                    "properties": {
+                        "total_count": {"type": "integer"},
+                        shape: {"type": "array", "items": schema},
+                    },
+                }
             operations.append(self._operation(method, path, {status: schema, 201: schema}))
         self._operations = sorted(operations, key=lambda o: -o.literal_length)
 

@@ -125,7 +125,10 @@ class Fault:
     status: int | None
     count: int
     latency_ms: int = 0
-    retry_after: int | None = None
+    retry_after: int | None = 1
+    primary_rate_limit: bool = False
+    reset_in: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     hits: int = 0
 

@@ -18,7 +18,8 @@ from bot.sandbox.github.render_pulls import (
 from bot.sandbox.github.sandbox import Sandbox
 from bot.sandbox.github.store import Record
 
-_mergeable_cache: dict[tuple[str, str, str], bool] = {}
+# What git says about a (repository, base, head) never changes: cache it.
+_git_facts: dict[tuple[str, str, str], tuple[bool, int, int, int, int]] = {}
 
 
 def scope_of(repo: Record) -> str:
@@ -31,11 +32,21 @@ def head_sha(git: GitRepo, pr: Record) -> str:
     return str(pr["head_sha"])
 
 
-def is_mergeable(git: GitRepo, base: str, head: str) -> bool:
+def _facts(git: GitRepo, base: str, head: str) -> tuple[bool, int, int, int, int]:
+    """(mergeable, commits, additions, deletions, changed files) of merging head into base."""
     key = (str(git.path), base, head)
-    if key not in _mergeable_cache:
-        _mergeable_cache[key] = git.merged_tree(base, head) is not None
-    return _mergeable_cache[key]
+    if key not in _git_facts:
+        fork_point = git.merge_base(base, head) or base
+        changes = git.diff(fork_point, head) if fork_point != head else []
+        commits = len(git.rev_list(f"{fork_point}..{head}")) if fork_point != head else 0
+        _git_facts[key] = (
+            git.merged_tree(base, head) is not None,
+            commits,
+            sum(c.additions for c in changes),
+            sum(c.deletions for c in changes),
+            len(changes),
+        )
+    return _git_facts[key]
 
 
 def pull_view(sb: Sandbox, repo: Record, pr: Record) -> PullView:
@@ -44,24 +55,22 @@ def pull_view(sb: Sandbox, repo: Record, pr: Record) -> PullView:
     merged = pr.get("merged_at") is not None
     base = pr.get("base_sha") if merged or pr["state"] != "open" else None
     base = base or git.ref_sha(f"refs/heads/{pr['base_ref']}") or pr.get("base_sha") or head
+    clean, commits, additions, deletions, changed = _facts(git, base, head)
     mergeable: bool | None
     if merged:
         mergeable, state = None, "unknown"
     else:
-        mergeable = is_mergeable(git, base, head)
-        state = "dirty" if not mergeable else ("draft" if pr.get("draft") else "clean")
-    fork_point = git.merge_base(base, head) or base
-    changes = git.diff(fork_point, head) if fork_point != head else []
-    commits = len(git.rev_list(f"{fork_point}..{head}")) if fork_point != head else 0
+        mergeable = clean
+        state = "dirty" if not clean else ("draft" if pr.get("draft") else "clean")
     return PullView(
         head_sha=head,
         base_sha=base,
         mergeable=mergeable,
         mergeable_state=state,
         commits=commits,
-        additions=sum(c.additions for c in changes),
-        deletions=sum(c.deletions for c in changes),
-        changed_files=len(changes),
+        additions=additions,
+        deletions=deletions,
+        changed_files=changed,
     )
 
 

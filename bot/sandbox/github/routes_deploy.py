@@ -205,6 +205,18 @@ def create_deployment_status(
     return json_response(status_json(ctx, record, deployment, rec), 201)
 
 
+@router.get(DEPLOYMENTS + "/{deployment_id}/statuses/{status_id}")
+def get_deployment_status(
+    owner: str, repo: str, deployment_id: int, status_id: int, ctx: C
+) -> Response:
+    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    deployment = _deployment(ctx, record, deployment_id)
+    for status in ctx.sb.store.find("deployment_status", scope=scope_of(record), key=deployment_id):
+        if status["id"] == status_id:
+            return json_response(status_json(ctx, record, deployment, status))
+    raise not_found()
+
+
 @router.get(DEPLOYMENTS + "/{deployment_id}/statuses")
 def list_deployment_statuses(owner: str, repo: str, deployment_id: int, ctx: C) -> Response:
     record = ctx.sb.require(ctx.who, owner, repo, "read")

@@ -137,6 +137,10 @@ _REVIEW_STATES = {
 }
 
 
+def _custom(message: str) -> dict[str, str]:
+    return {"resource": "PullRequestReview", "code": "custom", "message": message}
+
+
 def review_json(ctx: Ctx, record: Record, rec: Record, *, webhook: bool = False) -> dict[str, Any]:
     return review(
         ctx.links,
@@ -178,10 +182,12 @@ def create_review(owner: str, repo: str, number: int, ctx: C, body: Body) -> Res
         )
     if event == "APPROVE" and login.lower() == pr["user"].lower():
         raise ApiError(
-            422, "Unprocessable Entity", errors=["Can not approve your own pull request"]
+            422, "Unprocessable Entity", errors=[_custom("Can not approve your own pull request")]
         )
     if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body"):
-        raise ApiError(422, "Unprocessable Entity", errors=[f"Body is required for {event}"])
+        raise ApiError(
+            422, "Unprocessable Entity", errors=[_custom(f"Body is required for {event}")]
+        )
     commit_id = body.get("commit_id") or pull_view(ctx.sb, record, pr).head_sha
     rec = ctx.sb.store.insert(
         "review",

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from bot.sandbox.github.apps import issue_installation_token
 from bot.sandbox.github.core import ApiError, Identity, invalid, json_response, not_found, paginate
 from bot.sandbox.github.deps import Ctx, context, json_body
-from bot.sandbox.github.pulls import envelope
+from bot.sandbox.github.pulls import envelope, organization
 from bot.sandbox.github.render_base import Json, node_id, user
 from bot.sandbox.github.render_pulls import team
 from bot.sandbox.github.store import Record
@@ -57,6 +57,27 @@ def rate_limit(ctx: C) -> Response:
     return json_response({"resources": {"core": core}, "rate": core})
 
 
+@router.get("/orgs/{org}")
+def get_org(org: str, ctx: C) -> Response:
+    record = ctx.sb.user(org)
+    if record is None or record["type"] != "Organization":
+        raise not_found()
+    body = organization(ctx.links, record)
+    body.update(
+        html_url=f"{ctx.links.web}/{record['login']}",
+        type="Organization",
+        name=record["login"],
+        created_at=record.get("created_at", "2024-01-01T00:00:00Z"),
+        public_repos=0,
+        followers=0,
+        following=0,
+        has_organization_projects=False,
+        has_repository_projects=False,
+        updated_at=record.get("created_at", "2024-01-01T00:00:00Z"),
+    )
+    return json_response(body)
+
+
 def _team(ctx: Ctx, org: str, slug: str) -> Record:
     record = ctx.sb.store.find_one("team", scope=org.lower(), key=slug)
     if record is None:
@@ -74,6 +95,15 @@ def team_members(org: str, team_slug: str, ctx: C) -> Response:
     record = _team(ctx, org, team_slug)
     logins = record["members"] + record.get("maintainers", [])
     return paginate(ctx.request, [ctx.sb.render_user(ctx.links, login) for login in logins])
+
+
+@router.get("/orgs/{org}/teams/{team_slug}/members/{username}")
+def is_team_member(org: str, team_slug: str, username: str, ctx: C) -> Response:
+    record = _team(ctx, org, team_slug)
+    members = [m.lower() for m in record["members"] + record.get("maintainers", [])]
+    if username.lower() not in members:
+        raise not_found()
+    return Response(status_code=204)
 
 
 @router.get("/orgs/{org}/teams/{team_slug}/memberships/{username}")

@@ -118,6 +118,11 @@ class SeedApp(_Model):
     installations: list[SeedInstallation] = Field(
         default_factory=list, description="Where it is installed."
     )
+    token_ttl_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Lifetime of installation tokens; GitHub's hour when absent.",
+    )
 
 
 class Seed(_Model):

@@ -1,0 +1,258 @@
+"""`promobot apply`, `promobot diff` and `promobot history`: CD from a local checkout.
+
+Settings come from the environment (see `cd_settings_from_env`). Progress goes
+to stderr, results to stdout; user errors exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from bot.errors import PromobotError, UserInputError
+from bot.forge.base import Forge
+from bot.forge.settings import GitHubSettings
+from bot.gitrepo import GitRepo
+from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
+from bot.workflows.diff import DriftReport, DriftStatus, diff_manifests
+from bot.workflows.history import HistoryEntry, key_metrics, read_history
+from bot.workflows.targets import (
+    DEFAULT_LOCAL_TARGET_URL,
+    CdSettings,
+    RegistryPool,
+    TargetPool,
+    build_forge,
+    close_forge,
+)
+from bot.workflows.verify import verify_applied
+
+GITHUB_PREFIX = "PROMOBOT_GITHUB__"
+
+
+class Format(StrEnum):
+    """Output format."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+RepoOption = Annotated[
+    Path, typer.Option("--repo", help="Local checkout of the GitOps repository.")
+]
+BranchOption = Annotated[
+    str, typer.Option("--branch", help="Branch (or ref) holding the desired state.")
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
+
+
+def cd_settings_from_env(environ: Mapping[str, str] | None = None) -> CdSettings:
+    """CD settings from `MLFLOW_TRACKING_URI`, `PROMOBOT_LOCAL_TARGET_URL`, `PROMOBOT_GITHUB__*`."""
+    env = os.environ if environ is None else environ
+    github_fields = {
+        key[len(GITHUB_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(GITHUB_PREFIX) and value
+    }
+    try:
+        github = GitHubSettings.model_validate(github_fields) if github_fields else None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UserInputError(
+            f"GitHub settings from {GITHUB_PREFIX}* are invalid: {problems}",
+            hint=f"set {GITHUB_PREFIX}REPOSITORY, {GITHUB_PREFIX}BOT_LOGIN and "
+            f"{GITHUB_PREFIX}TOKEN (or unset them all to run without GitHub)",
+        ) from exc
+    return CdSettings(
+        tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+        local_target_url=env.get("PROMOBOT_LOCAL_TARGET_URL") or DEFAULT_LOCAL_TARGET_URL,
+        github=github,
+    )
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A promobot error becomes a message and exit code 2, never a traceback."""
+    try:
+        yield
+    except PromobotError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def apply(
+    repo: RepoOption = Path("."),
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Count changes from this commit instead of the last applied."),
+    ] = None,
+    branch: BranchOption = "main",
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Then watch each new version for its policy's window."),
+    ] = False,
+) -> None:
+    """Make every target serve the manifests of BRANCH changed since the last applied commit.
+
+    Fetch or pull the checkout first; apply reads it as it is. The last applied
+    commit is kept in .git/promobot/last-applied and moves only when every change
+    succeeded. Exit 1 when a manifest failed (what served keeps serving).
+    """
+    with _user_errors():
+        settings = cd_settings_from_env()
+        targets, forge = TargetPool(settings), build_forge(settings)
+        try:
+            with GitRepo(repo) as git_repo:
+                report = apply_changes(
+                    git_repo,
+                    targets,
+                    branch=branch,
+                    since=since,
+                    registries=RegistryPool(settings),
+                    forge=forge,
+                    progress=_say,
+                )
+                _print_apply(report)
+                if verify and report.ok:
+                    _verify(report, git_repo, targets, forge)
+        finally:
+            targets.close()
+            close_forge(forge)
+    if not report.ok:
+        typer.echo(f"error: {len(report.failures)} manifest(s) failed:", err=True)
+        for failed in report.failures:
+            typer.echo(f"  {failed.path}: {failed.detail}", err=True)
+        raise typer.Exit(1)
+
+
+def _print_apply(report: ApplyReport) -> None:
+    for result in report.results:
+        version = result.version or "-"
+        typer.echo(f"{result.status.value:<9} {result.path} {version}: {result.detail}")
+    applied = sum(r.status is ApplyStatus.APPLIED for r in report.results)
+    typer.echo(
+        f"{report.branch} at {report.head[:7]}: {applied} deployed, {len(report.results)} changed"
+    )
+
+
+def _verify(report: ApplyReport, repo: GitRepo, targets: TargetPool, forge: Forge | None) -> None:
+    def note_rejected(model: str, environment: str, version: str, reason: str) -> None:
+        _say(f"{model} {version} ({environment}) is rejected: {reason}")
+
+    outcomes = verify_applied(
+        report, repo, targets, forge=forge, record_rejected=note_rejected, progress=_say
+    )
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:
+        typer.echo(f"error: verification of {outcome.model} {outcome.version}: {outcome.detail}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def diff(
+    repo: RepoOption = Path("."),
+    branch: BranchOption = "main",
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Compare what serves with the manifests of BRANCH. Exit 1 on drift, 2 if unreadable."""
+    with _user_errors():
+        settings = cd_settings_from_env()
+        targets = TargetPool(settings)
+        try:
+            with GitRepo(repo) as git_repo:
+                report = diff_manifests(git_repo, targets, branch=branch)
+        finally:
+            targets.close()
+    typer.echo(_diff_text(report, output))
+    raise typer.Exit(report.exit_code)
+
+
+def _diff_text(report: DriftReport, output: Format) -> str:
+    if output is Format.JSON:
+        return report.model_dump_json(indent=2)
+    rows = [
+        [
+            row.model or "?",
+            row.environment or "?",
+            row.endpoint or "?",
+            row.desired or "?",
+            ", ".join(f"{v} {s}%" for v, s in row.serving.items()) or "-",
+            row.status.value,
+        ]
+        for row in report.rows
+    ]
+    table = render_table(["MODEL", "ENVIRONMENT", "ENDPOINT", "WANTED", "SERVING", "STATUS"], rows)
+    notes = [
+        f"{row.path}: {row.detail}" for row in report.rows if row.status is not DriftStatus.IN_SYNC
+    ]
+    return "\n".join([table, *notes]) if notes else table
+
+
+def history(
+    model: Annotated[str, typer.Argument(help="Model name, as in the manifests.")],
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="Only this environment.")
+    ] = None,
+    repo: RepoOption = Path("."),
+    branch: BranchOption = "main",
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Promotions and rollbacks of MODEL, from the git log of its manifests, newest first."""
+    with _user_errors(), GitRepo(repo) as git_repo:
+        entries = read_history(git_repo, model, environment=environment, branch=branch)
+    if output is Format.JSON:
+        document = {
+            "model": model,
+            "environment": environment,
+            "entries": [entry.model_dump(mode="json") for entry in entries],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    if not entries:
+        _say(f"no manifest of {model!r} changed on {branch}")
+    typer.echo(_history_table(entries))
+
+
+def _history_table(entries: Sequence[HistoryEntry]) -> str:
+    rows = [
+        [
+            entry.committed_at.strftime("%Y-%m-%d %H:%M %z"),
+            entry.environment,
+            entry.kind.value + (" (revert)" if entry.is_revert else ""),
+            f"{entry.from_version or '-'} → {entry.to_version or '-'}",
+            _pull_requests(entry),
+            entry.author,
+            key_metrics(entry.metrics) or "-",
+            entry.commit[:7],
+        ]
+        for entry in entries
+    ]
+    headers = ["WHEN", "ENVIRONMENT", "KIND", "VERSION", "PR", "WHO", "METRICS", "COMMIT"]
+    return render_table(headers, rows)
+
+
+def _pull_requests(entry: HistoryEntry) -> str:
+    own = f"#{entry.pull_request}" if entry.pull_request else ""
+    undone = f"reverts #{entry.reverts_pull_request}" if entry.reverts_pull_request else ""
+    return " ".join(p for p in (own, undone) if p) or "-"
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, for terminals and logs alike."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )

@@ -1,0 +1,267 @@
+"""The demo's scenario: v1 serves, a better v2 is promoted, reverted, and a worse v3 is rejected."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from github import Auth, Github
+from mlflow.tracking import MlflowClient
+
+from bot.demo.evaluation_stage import ENVIRONMENT, MODEL, DemoData, prepare_data, train
+from bot.demo.narration import Narrator
+from bot.demo.processes import wait_until
+from bot.demo.world import (
+    REPO,
+    USERS,
+    World,
+    clone,
+    launch_github_and_bot,
+    launch_mlflow,
+    launch_serving,
+    prepare_content,
+)
+from bot.domain.manifest import Deployment, ModelManifest, Source, manifest_path
+from bot.errors import PromobotError
+from bot.formats.writing import dump_manifest
+from bot.gitrepo import GitRepo
+from bot.training import Recipe, TrainedVersion
+from bot.workflows.apply import apply_changes
+from bot.workflows.history import read_history
+from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
+
+PATH = manifest_path(ENVIRONMENT, MODEL)
+
+
+@dataclass
+class Scenario:
+    """One demo run: the world, the data and what happened so far."""
+
+    world: World
+    data: DemoData
+    narrator: Narrator
+
+    def github(self, login: str) -> Github:
+        return Github(base_url=self.world.github_api, auth=Auth.Token(USERS[login]))
+
+    def serving_version(self) -> str | None:
+        view = httpx.get(f"{self.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
+        full = [v for v in view.get("versions", []) if v.get("traffic") == 100]
+        return str(full[0]["version"]) if full else None
+
+    def predict(self) -> dict[str, Any]:
+        import pandas as pd  # noqa: PLC0415 - only for the sample rows
+
+        rows = pd.read_parquet(self.data.eval_path).drop(columns=["churned"]).head(3)
+        body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
+        reply = httpx.post(
+            f"{self.world.url('serving')}/v1/models/{MODEL}/predict", json=body, timeout=30
+        )
+        reply.raise_for_status()
+        return dict(reply.json())
+
+    def wait_serving(self, version: str, timeout: float = 90) -> None:
+        for service in self.world.services.started:
+            service.check_alive()
+        wait_until(lambda: self.serving_version() == version, f"v{version} to serve", timeout, 0.5)
+        answer = self.predict()
+        self.narrator.say(
+            f"prediction from the scoring server: version {answer['version']}, "
+            f"predictions {answer['predictions']}"
+        )
+
+
+def first_manifest(v1: TrainedVersion) -> str:
+    manifest = ModelManifest.model_validate(
+        {
+            "apiVersion": "promobot/v1",
+            "kind": "ModelManifest",
+            "model": MODEL,
+            "environment": ENVIRONMENT,
+            "version": v1.version,
+            "source": Source(uri=f"models:/{MODEL}/{v1.version}", run_id=v1.run_id),
+            "metrics": {k: round(v, 6) for k, v in sorted(v1.metrics.items())},
+            "deployment": Deployment(endpoint="churn"),
+        }
+    )
+    return dump_manifest(manifest)
+
+
+def start_everything(scenario: Scenario) -> TrainedVersion:
+    """Train v1 straight into MLflow's database, then start all four services at once."""
+    world, say = scenario.world, scenario.narrator.say
+    (world.workdir / "mlflow").mkdir(parents=True, exist_ok=True)
+    MlflowClient(world.database_uri).create_experiment(
+        f"{MODEL}-training", artifact_location=world.artifacts_uri
+    )
+    v1 = train(scenario.data, Recipe.BASELINE, world.database_uri)
+    say(f"registered {MODEL} v{v1.version}: " + _metrics(v1))
+    content = prepare_content(world, first_manifest(v1), PATH)
+    launch_serving(world)
+    launch_mlflow(world)
+    launch_github_and_bot(world, content)
+    world.services.wait_ready()
+    say(f"MLflow server {world.tracking_uri} (SQLite backend, sends webhooks)")
+    say(f"sandbox GitHub {world.url('github')} (repository {REPO} with policies/ and v1)")
+    say(f"bot {world.url('bot')}, scoring server {world.url('serving')}")
+    return v1
+
+
+def deploy_champion(scenario: Scenario, v1: TrainedVersion) -> None:
+    """CD's first run: `apply` on a fresh clone deploys what main says (v1)."""
+    world, say = scenario.world, scenario.narrator.say
+    checkout = clone(world, world.workdir / "bot-checkout")
+    cd = CdSettings(tracking_uri=world.tracking_uri, local_target_url=world.url("serving"))
+    with GitRepo(checkout) as repo:
+        report = apply_changes(repo, TargetPool(cd), registries=RegistryPool(cd), progress=say)
+    if not report.ok:
+        raise PromobotError(f"initial deployment failed: {report.failures}")
+    scenario.wait_serving(v1.version)
+
+
+def _metrics(version: TrainedVersion) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in version.metrics.items())
+
+
+def connect_mlflow_webhook(scenario: Scenario) -> None:
+    world = scenario.world
+    MlflowClient(world.tracking_uri).create_webhook(
+        name="promobot",
+        url=f"{world.url('bot')}/webhooks/mlflow",
+        events=["model_version.created"],
+        secret=world.mlflow_secret,
+    )
+    scenario.narrator.say("MLflow webhook model_version.created -> the bot (signed)")
+
+
+def promotion_pull(
+    scenario: Scenario, version: str, timeout: float = 120, label: str | None = None
+) -> Any:
+    repo = scenario.github("alice").get_repo(REPO)
+    found: list[Any] = []
+
+    def opened() -> bool:
+        for service in scenario.world.services.started:
+            service.check_alive()
+        for pull in repo.get_pulls(state="all"):
+            labels = {lb.name for lb in pull.labels}
+            if (
+                pull.title.endswith(f"{MODEL} v{version} to {ENVIRONMENT}")
+                and pull.body
+                and (label is None or label in labels)
+            ):
+                found.append(pull)
+                return True
+        return False
+
+    wait_until(opened, f"the bot's pull request for v{version}", timeout, 0.5)
+    return found[0]
+
+
+def promote_better(scenario: Scenario) -> Any:
+    say = scenario.narrator.say
+    v2 = train(scenario.data, Recipe.BETTER, scenario.world.tracking_uri)
+    say(
+        f"registered {MODEL} v{v2.version}: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in v2.metrics.items())
+    )
+    pull = promotion_pull(scenario, v2.version)
+    statuses = (
+        scenario.github("alice").get_repo(REPO).get_commit(pull.head.sha).get_combined_status()
+    )
+    say(f"the bot opened pull request #{pull.number}: {pull.html_url}")
+    say(
+        f"policy status on {pull.head.sha[:7]}: {statuses.state}; reviewers requested: "
+        + ", ".join(t.slug for t in pull.get_review_requests()[1])
+    )
+    return pull, v2
+
+
+def approve_and_merge(scenario: Scenario, pull: Any) -> str:
+    say = scenario.narrator.say
+    carol = scenario.github("carol").get_repo(REPO).get_pull(pull.number)
+    carol.create_review(
+        commit=carol.head.repo.get_commit(carol.head.sha), event="APPROVE", body="Looks good."
+    )
+    say(f"carol (team churn-ds) approved #{pull.number} on {carol.head.sha[:7]}")
+    repo = scenario.github("alice").get_repo(REPO)
+    wait_until(lambda: repo.get_pull(pull.number).merged, f"#{pull.number} to be merged", 60, 0.5)
+    merged = repo.get_pull(pull.number)
+    say(f"the bot squash-merged #{pull.number}: commit {merged.merge_commit_sha[:7]} on main")
+    return str(merged.merge_commit_sha)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def revert(scenario: Scenario, merge_sha: str) -> str:
+    person = clone(scenario.world, scenario.world.workdir / "alice-clone")
+    _git(person, "config", "user.name", "Alice")
+    _git(person, "config", "user.email", "alice@example.com")
+    _git(person, "revert", "--no-edit", merge_sha)
+    _git(person, "push", "--quiet", "origin", "main")
+    head = _git(person, "rev-parse", "HEAD")
+    scenario.narrator.say(
+        f"alice ran `git revert {merge_sha[:7]}` in her clone and pushed {head[:7]}"
+    )
+    return head
+
+
+def reject_worse(scenario: Scenario) -> Any:
+    say = scenario.narrator.say
+    v3 = train(scenario.data, Recipe.WORSE, scenario.world.tracking_uri)
+    say(
+        f"registered {MODEL} v{v3.version}: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in v3.metrics.items())
+    )
+    pull = promotion_pull(scenario, v3.version)
+    say(
+        f"the bot opened #{pull.number} as a draft={pull.draft} with labels "
+        f"{[label.name for label in pull.labels]}: {pull.html_url}"
+    )
+    return pull
+
+
+def show_history(scenario: Scenario) -> None:
+    say = scenario.narrator.say
+    person = scenario.world.workdir / "alice-clone"
+    _git(person, "pull", "--quiet")
+    with GitRepo(person) as repo:
+        for entry in read_history(repo, MODEL, environment=ENVIRONMENT):
+            pr = f"#{entry.pull_request}" if entry.pull_request else "-"
+            say(
+                f"{entry.commit[:7]} {entry.kind.value:<10} v{entry.from_version or '-'} -> "
+                f"v{entry.to_version or '-'} {pr:<4} {entry.subject}"
+            )
+
+
+def run_loop(world: World, narrator: Narrator) -> None:
+    """The whole loop. Services are left running; the caller stops them."""
+    workdir = world.workdir
+    scenario = Scenario(world, prepare_data(workdir), narrator)
+    with narrator.stage("Train champion v1; start MLflow, sandbox GitHub, the bot, scoring"):
+        v1 = start_everything(scenario)
+    with narrator.stage("CD deploys v1 (promobot apply on a clone of main)"):
+        deploy_champion(scenario, v1)
+        connect_mlflow_webhook(scenario)
+    with narrator.stage("Retrain: v2 is registered; the bot evaluates it and opens a pull request"):
+        pull, v2 = promote_better(scenario)
+    with narrator.stage("A team member approves; the bot merges; CD deploys v2"):
+        merge_sha = approve_and_merge(scenario, pull)
+        scenario.wait_serving(v2.version)
+    with narrator.stage("Roll back with `git revert` of the merge commit; CD serves v1 again"):
+        revert(scenario, merge_sha)
+        scenario.wait_serving("1")
+    with narrator.stage("A worse v3 is registered; the policy rejects it"):
+        reject_worse(scenario)
+    with narrator.stage("History, read from git"):
+        show_history(scenario)
+    narrator.say(f"pull requests: {world.url('github')}/{REPO}/pulls")
+    narrator.say(f"scoring endpoint: {world.url('serving')}/v1/models/{MODEL}")
+    narrator.say(f"reports and logs: {workdir}")
+    narrator.say(f"history: promobot history {MODEL} --repo {workdir / 'alice-clone'}")

@@ -1,0 +1,184 @@
+"""`promobot history MODEL`: promotions and rollbacks, read from the git log of its manifests.
+
+Git is the audit trail: every commit that changed `model-manifests/<env>/<model>.yaml`
+is one entry — when, who, the pull request (from the squash subject `Title (#N)`
+or the manifest's `evaluation.pull_request`), the version before and after, the
+metrics the manifest recorded, and whether the commit reverts another.
+Old manifests are read leniently: history must stay readable after the format evolves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.formats.yamlsource import YamlSyntaxError, parse_yaml
+from bot.gitrepo import CommitRecord, GitRepo
+from bot.workflows.apply import MANIFESTS_DIR
+
+_SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
+_MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+_REVERT_SUBJECT = re.compile(r'^Revert "(.*)"')
+
+
+class HistoryKind(enum.StrEnum):
+    """What a commit did to a model's manifest."""
+
+    DEPLOYMENT = "deployment"
+    PROMOTION = "promotion"
+    ROLLBACK = "rollback"
+    UPDATE = "update"
+    REMOVAL = "removal"
+
+
+class HistoryEntry(BaseModel):
+    """One commit that changed a model's manifest in one environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    commit: str = Field(description="Commit SHA.")
+    committed_at: dt.datetime = Field(description="When it landed on the branch.")
+    author: str = Field(description="Author name.")
+    author_email: str = Field(description="Author e-mail.")
+    environment: str = Field(description="Environment of the manifest.")
+    kind: HistoryKind = Field(description="deployment, promotion, rollback, update or removal.")
+    from_version: str | None = Field(description="Version before the commit; None if new.")
+    to_version: str | None = Field(description="Version after the commit; None if removed.")
+    pull_request: int | None = Field(description="Pull request the commit came from.")
+    is_revert: bool = Field(description="True for a `git revert` commit.")
+    reverts: str | None = Field(description="SHA the commit reverts, when its message says.")
+    reverts_pull_request: int | None = Field(
+        description="Pull request of the reverted commit, from the revert's subject."
+    )
+    metrics: dict[str, float] = Field(description="Metrics the manifest recorded after it.")
+    subject: str = Field(description="First line of the commit message.")
+
+
+def pull_request_of_message(message: str) -> int | None:
+    """`Title (#N)` (squash) or `Merge pull request #N …` (merge) -> N."""
+    subject = message.strip().split("\n", 1)[0]
+    found = _SQUASH_PR.search(subject) or _MERGE_PR.match(subject)
+    return int(found.group(1)) if found else None
+
+
+def reverted_pull_request(message: str) -> int | None:
+    """`Revert "Promote churn (#7)"` -> 7: the promotion a revert undoes."""
+    found = _REVERT_SUBJECT.match(message.strip().split("\n", 1)[0])
+    return pull_request_of_message(found.group(1)) if found else None
+
+
+def is_revert_message(message: str) -> bool:
+    """True for the messages `git revert` and GitHub's revert button write."""
+    return message.lstrip().startswith('Revert "') or _REVERTS.search(message) is not None
+
+
+def classify(
+    before: str | None, after: str | None, *, is_revert: bool, served_before: set[str]
+) -> HistoryKind:
+    """The kind of a change from version `before` to `after`.
+
+    Going back to a version that served earlier counts as a rollback even when
+    made by editing the manifest rather than by `git revert`.
+    """
+    if after is None:
+        return HistoryKind.REMOVAL
+    if before == after:
+        return HistoryKind.UPDATE
+    if is_revert or after in served_before:
+        return HistoryKind.ROLLBACK
+    return HistoryKind.DEPLOYMENT if before is None else HistoryKind.PROMOTION
+
+
+def read_history(
+    repo: GitRepo, model: str, *, environment: str | None = None, branch: str = "main"
+) -> list[HistoryEntry]:
+    """Every change to `model`'s manifests reachable from `branch`, newest first."""
+    env = environment or "*"
+    patterns = [f"{MANIFESTS_DIR}/{env}/{model}.yaml", f"{MANIFESTS_DIR}/{env}/{model}.yml"]
+    commits = repo.log(repo.resolve(branch), patterns, glob=True)
+    entries: list[HistoryEntry] = []
+    served: dict[str, set[str]] = {}
+    for record in reversed(commits):
+        for path in record.paths:
+            entry = _entry(repo, record, path, served.setdefault(path, set()))
+            if entry is not None:
+                entries.append(entry)
+    return list(reversed(entries))
+
+
+def _entry(repo: GitRepo, record: CommitRecord, path: str, served: set[str]) -> HistoryEntry | None:
+    after = _manifest_data(repo.read_text(record.sha, path))
+    parent = record.parents[0] if record.parents else None
+    before = _manifest_data(repo.read_text(parent, path)) if parent else None
+    to_version, from_version = _version(after), _version(before)
+    if after is None and before is None:
+        return None
+    revert = is_revert_message(record.message)
+    kind = classify(from_version, to_version, is_revert=revert, served_before=served)
+    served.update(v for v in (from_version, to_version) if v is not None)
+    number = pull_request_of_message(record.message)
+    if number is None and not revert and after is not None:
+        number = _pull_request(after)
+    reverted = _REVERTS.search(record.message)
+    return HistoryEntry(
+        commit=record.sha,
+        committed_at=record.committed_at,
+        author=record.author_name,
+        author_email=record.author_email,
+        environment=path.split("/")[1],
+        kind=kind,
+        from_version=from_version,
+        to_version=to_version,
+        pull_request=number,
+        is_revert=revert,
+        reverts=reverted.group(1) if reverted else None,
+        reverts_pull_request=reverted_pull_request(record.message) if revert else None,
+        metrics=_metrics(after),
+        subject=record.subject,
+    )
+
+
+def _manifest_data(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        data = parse_yaml(text, "<manifest>").data
+    except YamlSyntaxError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _version(data: dict[str, Any] | None) -> str | None:
+    if data is None:
+        return None
+    value = data.get("version")
+    return None if value is None else str(value)
+
+
+def _pull_request(data: dict[str, Any]) -> int | None:
+    evaluation = data.get("evaluation")
+    number = evaluation.get("pull_request") if isinstance(evaluation, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def _metrics(data: dict[str, Any] | None) -> dict[str, float]:
+    metrics = (data or {}).get("metrics")
+    if not isinstance(metrics, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def key_metrics(metrics: dict[str, float], names: Sequence[str] = (), limit: int = 3) -> str:
+    """`f1=0.884 accuracy=0.912` for a table: the named metrics first, at most `limit`."""
+    ordered = [n for n in names if n in metrics] + sorted(k for k in metrics if k not in names)
+    return " ".join(f"{k}={metrics[k]:.4g}" for k in ordered[:limit])

@@ -1,0 +1,137 @@
+"""Pure parts of the Azure targets: deployment names, traffic splits, settings and credentials."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.errors import TargetError, UserInputError
+from bot.targets.azure_settings import (
+    AzureDevOpsSettings,
+    AzureSettings,
+    LoopbackBearerPolicy,
+    StaticTokenCredential,
+    bearer_policy,
+    ml_client_kwargs,
+)
+from bot.targets.azureml import canary_traffic, deployment_name, smoke_request_from_dir
+from tests.azure.conftest import make_manifest
+
+AZURE_DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
+
+
+@pytest.mark.parametrize(
+    ("version", "name"),
+    [("7", "v-7"), ("12", "v-12"), ("2024-06-01", "v-2024-06-01")],
+)
+def test_deployment_names_show_the_version(version: str, name: str) -> None:
+    """Someone looking at the endpoint in the portal sees which version each deployment holds."""
+    assert deployment_name(version) == name
+
+
+@given(st.from_regex(r"[0-9A-Za-z._-]{1,80}", fullmatch=True))
+def test_every_manifest_version_gives_a_name_azure_accepts(version: str) -> None:
+    """3-32 characters, a letter first, letters, digits and hyphens, no hyphen last."""
+    assert AZURE_DEPLOYMENT_NAME.match(deployment_name(version))
+
+
+def test_versions_that_differ_only_in_punctuation_get_different_names() -> None:
+    """`1.0` and `1-0` must not share a deployment."""
+    assert deployment_name("1.0") != deployment_name("1-0")
+
+
+@given(
+    old=st.dictionaries(
+        st.sampled_from(["v-1", "v-2", "v-3"]), st.integers(1, 100), min_size=1, max_size=3
+    ),
+    share=st.integers(0, 100),
+)
+def test_a_canary_split_always_adds_up_to_100(old: dict[str, int], share: int) -> None:
+    """Whatever the old split, the new deployment gets exactly its share and the sum is 100."""
+    traffic = canary_traffic(old, "v-9", share)
+
+    assert sum(traffic.values()) == 100
+    assert traffic["v-9"] == share or (share == 0 and "v-9" in traffic)
+    assert all(v >= 0 for v in traffic.values())
+
+
+def test_a_canary_keeps_the_old_split_in_proportion() -> None:
+    """Two old deployments at 75/25 keep that ratio in what the canary leaves them."""
+    assert canary_traffic({"v-1": 75, "v-2": 25}, "v-3", 20) == {"v-3": 20, "v-1": 60, "v-2": 20}
+
+
+def test_a_missing_smoke_request_says_where_to_put_one(tmp_path: Path) -> None:
+    """The error names the file to create."""
+    read = smoke_request_from_dir(tmp_path)
+
+    with pytest.raises(TargetError, match=r"churn\.json does not exist") as error:
+        read(make_manifest("1", "ep-x"))
+
+    assert error.value.hint is not None
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure tooling's own variable names work, promobot's prefixed ones win."""
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "sub-from-azure-cli")
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg")
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", "ws")
+    monkeypatch.setenv("PROMOBOT_AZURE_WORKSPACE", "ws-promobot")
+    monkeypatch.setenv("PROMOBOT_AZURE_RETIRE_GRACE_SECONDS", "600")
+    monkeypatch.setenv("TOKEN", "must-not-be-read")
+
+    settings = AzureSettings()
+
+    assert (settings.subscription_id, settings.resource_group) == ("sub-from-azure-cli", "rg")
+    assert settings.workspace == "ws-promobot"
+    assert settings.retire_grace_seconds == 600
+    assert settings.token is None
+    assert settings.arm_url == "https://management.azure.com"
+
+
+def test_devops_settings_read_the_variables_azure_pipelines_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside a pipeline the organization and project are already in the environment."""
+    monkeypatch.setenv("SYSTEM_COLLECTIONURI", "https://dev.azure.com/contoso/")
+    monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
+    monkeypatch.setenv("AZURE_DEVOPS_EXT_PAT", "pat")
+
+    settings = AzureDevOpsSettings()
+
+    assert (settings.organization_url, settings.project) == ("https://dev.azure.com/contoso/", "ml")
+    assert settings.token.get_secret_value() == "pat"
+
+
+def _settings(base_url: str | None) -> AzureSettings:
+    return AzureSettings(subscription_id="s", resource_group="g", workspace="w", base_url=base_url)
+
+
+def test_https_uses_azures_own_authentication_policy() -> None:
+    """Production keeps azure-core's HTTPS enforcement."""
+    policy = bearer_policy(_settings(None), StaticTokenCredential("t"))
+
+    assert type(policy) is ARMChallengeAuthenticationPolicy
+
+
+def test_plain_http_is_allowed_only_for_loopback() -> None:
+    """Credentials never travel in clear to another machine."""
+    assert isinstance(
+        bearer_policy(_settings("http://127.0.0.1:8080"), StaticTokenCredential("t")),
+        LoopbackBearerPolicy,
+    )
+    with pytest.raises(UserInputError, match="plain HTTP"):
+        bearer_policy(_settings("http://ml.example.com"), StaticTokenCredential("t"))
+
+
+def test_the_public_cloud_needs_no_custom_cloud() -> None:
+    """Without a base URL, azure-ai-ml uses its built-in Azure public cloud."""
+    kwargs = ml_client_kwargs(_settings(None), StaticTokenCredential("t"))
+
+    assert "cloud" not in kwargs
+    assert "authentication_policy" not in kwargs
+    assert kwargs["retry_total"] == 5

@@ -1,0 +1,121 @@
+"""`promobot sandbox azure` as a process, and the example Azure DevOps pipeline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from ruamel.yaml import YAML
+
+from bot.domain.manifest import ModelManifest
+from bot.sandbox.azure.config import SandboxAzureConfig
+from bot.targets.azure_devops import AzureDevOpsTarget
+from bot.targets.azure_settings import AzureDevOpsSettings
+from tests.azure.conftest import AzureWorld
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for_line(process: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(prefix):
+            return line
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"no line starting with {prefix!r} (exit code {process.poll()})")
+
+
+def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
+    """On a free port it prints where it listens and the settings to use; SIGTERM stops it."""
+    promobot = Path(sys.executable).parent / "promobot"
+    command = [str(promobot), "sandbox", "azure", "--port", "0", "--data", str(tmp_path / "data")]
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
+            token = _wait_for_line(process, "  export PROMOBOT_AZURE_TOKEN=", 5)
+            workspace = httpx.get(
+                url + SandboxAzureConfig(data_dir=tmp_path).workspace_path,
+                params={"api-version": "2023-04-01-preview"},
+                headers={"Authorization": f"Bearer {token.strip().split('=', 1)[1]}"},
+            )
+            assert workspace.status_code == 200
+            tracking = workspace.json()["properties"]["mlFlowTrackingUri"]
+            assert tracking.startswith("azureml://127.0.0.1:")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            exit_code = process.wait(timeout=30)
+    assert exit_code == 0
+    assert (tmp_path / "data").is_dir()
+
+
+def _pipeline() -> dict[str, Any]:
+    loaded: dict[str, Any] = YAML(typ="safe").load(PROJECT_ROOT / "azure-pipelines.yml")
+    return loaded
+
+
+def test_the_example_pipeline_takes_the_parameters_the_target_sends(azure: AzureWorld) -> None:
+    """The template parameters a real run receives are exactly those the pipeline declares."""
+    settings = AzureDevOpsSettings(
+        organization_url=f"{azure.base_url}/{azure.config.devops_organization}",
+        project="ml-platform",
+        token=azure.config.devops_pat,
+        poll_interval_seconds=0.02,
+    )
+    manifest = _manifest_for_pipeline(31)
+    AzureDevOpsTarget(settings).apply(manifest, lambda _l: None)
+    runs = httpx.get(
+        f"{settings.organization_url}/ml-platform/_apis/pipelines/31/runs",
+        auth=("", azure.config.devops_pat),
+    ).json()["value"]
+
+    declared = {p["name"] for p in _pipeline()["parameters"]}
+
+    assert set(runs[0]["templateParameters"]) == declared
+
+
+def test_the_example_pipeline_runs_promobot_apply_on_manifest_changes() -> None:
+    """CD on main for model-manifests/, one apply at a time, signed in by a service connection."""
+    pipeline = _pipeline()
+    steps = pipeline["stages"][0]["jobs"][0]["strategy"]["runOnce"]["deploy"]["steps"]
+    apply_steps = [
+        s for s in steps if "promobot apply" in str(s.get("inputs", {}).get("inlineScript", ""))
+    ]
+
+    assert pipeline["trigger"]["branches"]["include"] == ["main"]
+    assert pipeline["trigger"]["paths"]["include"] == ["model-manifests/*"]
+    assert pipeline["lockBehavior"] == "sequential"
+    assert [s["task"] for s in apply_steps] == ["AzureCLI@2"]
+    assert "PROMOBOT_AZURE_WORKSPACE" in apply_steps[0]["env"]
+
+
+def _manifest_for_pipeline(pipeline_id: int) -> ModelManifest:
+    return ModelManifest.model_validate(
+        {
+            "apiVersion": "promobot/v1",
+            "kind": "ModelManifest",
+            "model": "churn",
+            "environment": "production",
+            "version": "4",
+            "source": {"registry": "azureml", "uri": "azureml:churn:4"},
+            "deployment": {
+                "target": "azure-devops",
+                "endpoint": "churn",
+                "pipeline_id": pipeline_id,
+            },
+        }
+    )

@@ -1,0 +1,47 @@
+"""CD fixtures: the scoring server's test models, a scoring server, and the sandbox GitHub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.serving.runner import RunningServer, start_in_thread
+from bot.workflows.targets import CdSettings
+from tests.serving import conftest as serving_fixtures
+from tests.serving.conftest import Registry
+from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the tests here
+    github_sandbox,
+    rest_contract,
+    webhook_contract,
+)
+
+registry = serving_fixtures.registry
+"""The scoring server tests' models (session-scoped): logistic, boosted, fragile, ..."""
+
+
+@pytest.fixture
+def scoring_server(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunningServer]:
+    """A real scoring server (uvicorn in a thread, free port) resolving the test models."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    server = start_in_thread(state_dir=tmp_path / "serving", tracking_uri=registry.tracking_uri)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cd_settings(scoring_server: RunningServer, registry: Registry) -> CdSettings:
+    """Settings that point CD at the scoring server and the test models' MLflow."""
+    return CdSettings(tracking_uri=registry.tracking_uri, local_target_url=scoring_server.url)
+
+
+@pytest.fixture
+def cd_env(cd_settings: CdSettings, monkeypatch: pytest.MonkeyPatch) -> CdSettings:
+    """The same settings as the CLI reads them, from the environment."""
+    assert cd_settings.tracking_uri is not None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cd_settings.tracking_uri)
+    monkeypatch.setenv("PROMOBOT_LOCAL_TARGET_URL", cd_settings.local_target_url)
+    return cd_settings

@@ -1,0 +1,8 @@
+"""Fixtures for the forge adapter tests: the sandbox GitHub and forges on it."""
+
+from tests.forge.support import forge, make_forge  # noqa: F401 - fixtures used by the tests here
+from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the tests here
+    github_sandbox,
+    rest_contract,
+    webhook_contract,
+)

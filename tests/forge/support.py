@@ -1,0 +1,100 @@
+"""Helpers for the forge adapter tests: settings for both sign-in modes, forges, promotions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bot.forge.base import PromotionPR
+from bot.forge.github import GitHubForge
+from bot.forge.settings import GitHubSettings
+from tests.support.github_sandbox import GitHubSandbox
+
+MANIFEST = "model-manifests/production/churn-classifier.yaml"
+APP_BOT = "promobot[bot]"
+
+
+def manifest_text(version: int) -> str:
+    """A manifest naming `version`; each version is different content."""
+    return (
+        "apiVersion: promobot/v1\nkind: ModelManifest\nmodel: churn-classifier\n"
+        f'environment: production\nversion: "{version}"\n'
+    )
+
+
+def app_settings(sandbox: GitHubSandbox, **overrides: Any) -> GitHubSettings:
+    """Settings for the seeded App installation, with test-sized waits."""
+    values: dict[str, Any] = {
+        "base_url": sandbox.base_url,
+        "repository": sandbox.repo_name,
+        "app_id": sandbox.app_id,
+        "installation_id": sandbox.installation_id,
+        "private_key": sandbox.app_private_key,
+        "bot_login": APP_BOT,
+        "seconds_between_writes": 0,
+        "retry_total": 3,
+        "retry_backoff_seconds": 0.01,
+        "secondary_rate_wait_seconds": 0.2,
+        "max_rate_limit_wait_seconds": 5,
+    }
+    values.update(overrides)
+    return GitHubSettings(**values)
+
+
+def token_settings(sandbox: GitHubSandbox, login: str = "bob", **overrides: Any) -> GitHubSettings:
+    """Settings for a user token (bob has write access)."""
+    values: dict[str, Any] = {
+        "base_url": sandbox.base_url,
+        "repository": sandbox.repo_name,
+        "token": sandbox.tokens[login],
+        "bot_login": login,
+        "seconds_between_writes": 0,
+        "retry_total": 3,
+        "retry_backoff_seconds": 0.01,
+        "secondary_rate_wait_seconds": 0.2,
+        "max_rate_limit_wait_seconds": 5,
+    }
+    values.update(overrides)
+    return GitHubSettings(**values)
+
+
+@pytest.fixture
+def make_forge(github_sandbox: GitHubSandbox) -> Iterator[Callable[[GitHubSettings], GitHubForge]]:
+    """Builds forges on the sandbox and closes them at teardown."""
+    built: list[GitHubForge] = []
+
+    def build(settings: GitHubSettings) -> GitHubForge:
+        forge = GitHubForge(settings)
+        built.append(forge)
+        return forge
+
+    yield build
+    for forge in built:
+        forge.close()
+
+
+@pytest.fixture
+def forge(
+    github_sandbox: GitHubSandbox, make_forge: Callable[[GitHubSettings], GitHubForge]
+) -> GitHubForge:
+    """The adapter as the bot runs in production: a GitHub App installation."""
+    return make_forge(app_settings(github_sandbox))
+
+
+def promote(forge: GitHubForge, version: int, **overrides: Any) -> PromotionPR:
+    """Open or update the churn-classifier promotion for `version`."""
+    values: dict[str, Any] = {
+        "model": "churn-classifier",
+        "environment": "production",
+        "manifest_path": MANIFEST,
+        "manifest_text": manifest_text(version),
+        "title": f"Promote churn-classifier v{version} to production",
+        "body": f"## Report\nchallenger v{version} beats the champion",
+        "labels": ["promotion", "model:churn-classifier"],
+        "reviewers": ["carol"],
+        "team_reviewers": ["ml-reviewers"],
+    }
+    values.update(overrides)
+    return forge.open_or_update_promotion(**values)

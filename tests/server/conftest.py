@@ -1,0 +1,3 @@
+from tests.store.databases import database_url
+
+__all__ = ["database_url"]

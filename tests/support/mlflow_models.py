@@ -1,0 +1,70 @@
+"""A real MLflow registry (SQLite) holding three versions of the demo model, built once per run.
+
+Version 1 is the baseline (logistic regression), 2 is better (gradient
+boosting), 3 is worse (trained on little noisy data). Tests that need a fresh
+registry copy the database file instead of re-running the migrations.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.training import (
+    LABEL,
+    Recipe,
+    TrainedVersion,
+    churn_data,
+    train_and_register,
+    write_dataset,
+)
+
+MODEL = "churn-classifier"
+
+
+@dataclass(frozen=True)
+class TrainedRegistry:
+    """Where the registry is and what it holds."""
+
+    folder: Path
+    tracking_uri: str
+    eval_path: Path
+    versions: dict[Recipe, TrainedVersion]
+    label: str = LABEL
+
+    def version(self, recipe: Recipe) -> TrainedVersion:
+        return self.versions[recipe]
+
+    def copy_to(self, folder: Path) -> TrainedRegistry:
+        """An independent copy (database and artifacts), for tests that add versions."""
+        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
+        db = folder / "mlflow.db"
+        return TrainedRegistry(folder, f"sqlite:///{db}", folder / "eval.parquet", self.versions)
+
+
+def build_registry(folder: Path) -> TrainedRegistry:
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = churn_data(9000)
+    train, holdout = frame.iloc[:5000], frame.iloc[5000:7000]
+    eval_path = write_dataset(frame.iloc[7000:].reset_index(drop=True), folder / "eval.parquet")
+    tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    artifacts = folder / "artifacts"
+    mlflow.create_experiment(f"{MODEL}-training", artifact_location=artifacts.as_uri())
+    versions = {
+        recipe: train_and_register(tracking_uri, MODEL, recipe, pd.DataFrame(train), holdout)
+        for recipe in (Recipe.BASELINE, Recipe.BETTER, Recipe.WORSE)
+    }
+    return TrainedRegistry(folder, tracking_uri, eval_path, versions)
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
+    """Three registered versions of churn-classifier, shared read-only by the session."""
+    return build_registry(tmp_path_factory.mktemp("registry"))

@@ -1,0 +1,137 @@
+"""Propose → gate → merge against the sandbox GitHub (over HTTP, through PyGithub) and a real MLflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from bot.forge.base import promotion_branch
+from bot.store.sql import SqlEventStore
+from bot.training import Recipe
+from bot.workflows.commands import handle_comment
+from bot.workflows.gate import STATUS_MARKER, gate
+from bot.workflows.propose import ProposeOutcome, propose
+from tests.support.github_sandbox import REPO_NAME
+from tests.support.mlflow_models import MODEL
+from tests.workflows.conftest import World
+
+NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+ENV = "production"
+
+
+def _version(world: World, recipe: Recipe) -> str:
+    return world.registry.version(recipe).version
+
+
+def _approve(world: World, login: str, number: int) -> None:
+    pull = world.sandbox.github(login).get_repo(REPO_NAME).get_pull(number)
+    pull.create_review(commit=pull.head.repo.get_commit(pull.head.sha), event="APPROVE", body="lgtm")
+
+
+def _main_manifest(world: World) -> str:
+    return world.forge.read_file(f"model-manifests/{ENV}/{MODEL}.yaml") or ""
+
+
+def test_better_version_opens_one_pull_request_with_report_and_passing_status(world: World, tmp_path: Path) -> None:
+    """The heart of the product: a better retrain becomes exactly one reviewed pull request."""
+    store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
+    result = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
+    assert result.outcome is ProposeOutcome.OPENED, result.detail
+    pr = result.pull_request
+    assert pr is not None and not pr.draft
+    assert pr.head_ref == promotion_branch(ENV, MODEL)
+    assert "| f1 |" in pr.body and "paired" in pr.body
+    assert pr.requested_teams == ("ml-reviewers",)
+    checks = world.forge.get_checks(pr.head_sha)
+    assert checks.is_passing("promobot/policy") is True
+    again = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
+    assert again.outcome is ProposeOutcome.ALREADY_DECIDED
+    assert len(world.forge.list_promotion_pull_requests()) == 1
+
+
+def test_team_approval_on_head_leads_to_a_squash_merge(world: World) -> None:
+    """Approval by a member of the policy's team makes the bot merge, one commit on main."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    before = world.forge.default_branch().sha
+    waiting = gate(world.env, pr.number, NOW)
+    assert waiting.merged_sha is None
+    assert "approvals" in [r.name for r in waiting.readiness.rules if not r.passed]  # type: ignore[union-attr]
+    _approve(world, "carol", pr.number)
+    merged = gate(world.env, pr.number, NOW)
+    assert merged.merged_sha is not None, merged.detail
+    commits = world.forge.commits_since(before)
+    assert [c.sha for c in commits] == [merged.merged_sha]
+    assert len(commits[0].parents) == 1
+    assert f"version: '{_version(world, Recipe.BETTER)}'" in _main_manifest(world)
+
+
+def test_approval_outside_the_team_does_not_count(world: World) -> None:
+    """Write access is not enough when the policy names teams."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    _approve(world, "bob", pr.number)
+    result = gate(world.env, pr.number, NOW)
+    assert result.merged_sha is None
+    assert result.readiness is not None and not result.readiness.ready
+
+
+def test_push_after_approval_blocks_merge_until_reapproved(world: World) -> None:
+    """An approval counts for the head it was given on; a later push is never merged unseen."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    _approve(world, "carol", pr.number)
+    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
+    contents = repo.get_contents("README.md", ref=pr.head_ref)
+    repo.update_file("README.md", "touch", "# models\n\nedited\n", contents.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    blocked = gate(world.env, pr.number, NOW)
+    assert blocked.merged_sha is None
+    failed = {r.name for r in blocked.readiness.rules if not r.passed}  # type: ignore[union-attr]
+    assert "approvals" in failed
+    _approve(world, "carol", pr.number)
+    # The new head has no policy verdict yet: the recheck sets it, as on a synchronize event.
+    from bot.workflows.recheck import recheck
+
+    assert recheck(world.env, world.forge.get_pull_request(pr.number)).passed
+    assert gate(world.env, pr.number, NOW).merged_sha is not None
+
+
+def test_worse_version_follows_on_rejected_draft(world: World) -> None:
+    """A rejected challenger is not dropped: the policy says draft, so a draft with the report."""
+    result = propose(world.env, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
+    assert result.outcome is ProposeOutcome.REJECTED
+    pr = result.pull_request
+    assert pr is not None and pr.draft
+    assert "rejected" in pr.labels
+    assert world.forge.get_checks(pr.head_sha).is_passing("promobot/policy") is False
+    assert gate(world.env, pr.number, NOW).merged_sha is None
+
+
+def test_commands_hold_explain_and_refuse_strangers(world: World) -> None:
+    """Comment commands act only for authorised people, and hold really blocks."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    refused = handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW)
+    assert refused is not None and refused.detail.startswith("refused")
+    assert handle_comment(world.env, pr.number, "carol", "/promobot hold", NOW) is not None
+    _approve(world, "carol", pr.number)
+    held = gate(world.env, pr.number, NOW)
+    assert held.merged_sha is None
+    assert handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW) is not None
+    comments = world.forge.list_comments(pr.number)
+    assert any("no-hold" in c.body and "Why this pull request" in c.body for c in comments)
+    assert sum(STATUS_MARKER in c.body for c in comments) == 1
+    unheld = handle_comment(world.env, pr.number, "alice", "/promobot unhold", NOW)
+    assert unheld is not None and unheld.detail.startswith("merged")
+
+
+def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
+    """`/promobot rollback` on a merged promotion proposes the revert through git."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    _approve(world, "carol", pr.number)
+    assert gate(world.env, pr.number, NOW).merged_sha is not None
+    result = handle_comment(world.env, pr.number, "carol", "/promobot rollback", NOW)
+    assert result is not None and result.detail.startswith("revert pull request")
+    revert = [p for p in world.forge.list_promotion_pull_requests() if p.head_ref.startswith("promobot/revert/")]
+    assert len(revert) == 1 and "rollback" in revert[0].labels
