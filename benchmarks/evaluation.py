@@ -41,10 +41,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from bot.evaluation import HIST_GRADIENT_BOOSTING_TYPES, SklearnScorer, evaluate_scorers
+from bot.evaluation.data import BATCH_BYTES
 
 FEATURES = 20
 TRAIN_ROWS = 20_000
-BATCH_ROWS = 100_000
 
 
 def make_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +91,9 @@ def interleaved(actions: dict[str, Callable[[], object]], repeats: int) -> dict[
 
 
 def batches(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    return [frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS)]
+    """Chunks as promobot reads a file: about `BATCH_BYTES` of values each."""
+    size = max(1024, BATCH_BYTES // (8 * frame.shape[1]))
+    return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
 
 
 def run_promobot(champion: Any, challenger: Any, frame: pd.DataFrame) -> Any:

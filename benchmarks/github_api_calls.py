@@ -208,6 +208,16 @@ def run(folder: Path) -> int:
         counter.close()
         server.stop()
     assert opened.pull_request.number != 0
+    return summarise(open_log, update_log, merge_log, naive_log)
+
+
+def summarise(
+    open_log: list[dict[str, Any]],
+    update_log: list[dict[str, Any]],
+    merge_log: list[dict[str, Any]],
+    naive_log: list[dict[str, Any]],
+) -> int:
+    """Print each step's requests, the table, and the goal; 0 when (a) meets it."""
     print()
     show("promobot (a) open + report + status + reviewers", open_log)
     show("promobot (b) update with a newer challenger", update_log)

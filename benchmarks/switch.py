@@ -38,7 +38,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from bot.domain.manifest import ModelManifest
-from bot.serving.models import HGB_TREE_PREDICTOR
+from bot.evaluation.models import HIST_GRADIENT_BOOSTING_TYPES
 from bot.targets.local import LocalTarget
 
 ROW = {"a": 0.4, "b": -1.0, "c": 0.3, "d": 1.2}
@@ -86,7 +86,7 @@ def register_models(root: Path) -> str:
         (LogisticRegression().fit(features, labels), {}),
         (
             HistGradientBoostingClassifier().fit(features, labels),
-            {"skops_trusted_types": [HGB_TREE_PREDICTOR]},
+            {"skops_trusted_types": list(HIST_GRADIENT_BOOSTING_TYPES)},
         ),
     ):
         with mlflow.start_run():

@@ -9,9 +9,6 @@ from typing import Annotated
 
 import typer
 
-from bot.demo.loop import run_loop
-from bot.demo.narration import Narrator
-from bot.demo.world import World
 from bot.errors import PromobotError
 
 
@@ -39,6 +36,11 @@ def demo(
             "error: run the demo from the promobot repository (policies/ not found)", err=True
         )
         raise typer.Exit(2)
+    # Imported here: MLflow and scikit-learn take seconds, and every command would pay for them.
+    from bot.demo.loop import run_loop  # noqa: PLC0415
+    from bot.demo.narration import Narrator  # noqa: PLC0415
+    from bot.demo.world import World  # noqa: PLC0415
+
     folder = (workdir or Path(tempfile.mkdtemp(prefix="promobot-demo-"))).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     narrator = Narrator()

@@ -18,7 +18,6 @@ from bot.domain.comparison import Comparison
 from bot.domain.resolution import PolicyResolutionError, standalone_policy
 from bot.domain.verdict import Verdict, decide
 from bot.errors import UserInputError
-from bot.evaluation import evaluate_models
 from bot.formats.loading import InvalidFile, load_policy_text
 from bot.report.render import ReportContext, render_report
 
@@ -113,6 +112,8 @@ def evaluate(
             raise fail(str(exc)) from exc
         except PolicyResolutionError as exc:
             raise fail(f"{policy}: {exc}") from exc
+    from bot.evaluation import evaluate_models  # noqa: PLC0415 - scikit-learn and MLflow are slow to import
+
     try:
         with scoring_progress(True) as progress:
             comparison = evaluate_models(

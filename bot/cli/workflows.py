@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.errors import PromobotError
-from bot.gitrepo.repo import GitRepo
-from bot.registry.mlflow import MlflowRegistry
 from bot.settings import load_settings
-from bot.training import Recipe
-from bot.workflows.check import check_change
-from bot.workflows.dispatch import workflows_from_settings
-from bot.workflows.inputs import utcnow
-from bot.workflows.propose import propose as run_propose
+
+
+class Recipe(StrEnum):
+    """How good the example job's model is meant to be (see bot.training)."""
+
+    BASELINE = "baseline"
+    BETTER = "better"
+    WORSE = "worse"
 
 
 def _fail(error: PromobotError) -> typer.Exit:
@@ -30,6 +32,11 @@ def propose(
     repo: Annotated[Path, typer.Option(help="Local checkout (templates, datasets).")] = Path(),
 ) -> None:
     """Evaluate a version and open or update its promotion pull request."""
+    # Imported here: MLflow, scikit-learn and PyGithub take seconds to import.
+    from bot.workflows.dispatch import workflows_from_settings  # noqa: PLC0415
+    from bot.workflows.inputs import utcnow  # noqa: PLC0415
+    from bot.workflows.propose import propose as run_propose  # noqa: PLC0415
+
     try:
         settings = load_settings().model_copy(update={"repo": repo})
         workflows = workflows_from_settings(settings, decisions=None)
@@ -47,6 +54,10 @@ def check(
     repo: Annotated[Path, typer.Option(help="Local checkout holding both commits.")] = Path(),
 ) -> None:
     """Fail when changed manifests disagree with the registry or the policy rejects them."""
+    from bot.gitrepo.repo import GitRepo  # noqa: PLC0415 - heavy imports, only for this command
+    from bot.registry.mlflow import MlflowRegistry  # noqa: PLC0415
+    from bot.workflows.check import check_change  # noqa: PLC0415
+
     try:
         settings = load_settings()
         registry = MlflowRegistry(settings.require_tracking_uri())
@@ -86,16 +97,16 @@ def train(
     ] = False,
 ) -> None:
     """The example retraining job: train on synthetic churn data and register a version."""
-    from bot.training import churn_data, train_and_register  # noqa: PLC0415 - heavy imports
+    from bot import training  # noqa: PLC0415 - heavy imports, only for this command
 
     try:
         tracking_uri = load_settings().require_tracking_uri()
     except PromobotError as exc:
         raise _fail(exc) from exc
-    frame = churn_data(rows)
+    frame = training.churn_data(rows)
     split = rows * 2 // 3
-    trained = train_and_register(
-        tracking_uri, model, recipe, frame.iloc[:split], frame.iloc[split:]
+    trained = training.train_and_register(
+        tracking_uri, model, training.Recipe(recipe.value), frame.iloc[:split], frame.iloc[split:]
     )
     if print_version:
         typer.echo(trained.version)

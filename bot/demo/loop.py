@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,20 @@ class Scenario:
     world: World
     data: DemoData
     narrator: Narrator
+    clients: dict[str, Github] = field(default_factory=dict)
 
     def github(self, login: str) -> Github:
-        return Github(base_url=self.world.github_api, auth=Auth.Token(USERS[login]))
+        """A PyGithub client acting as `login` (reused)."""
+        if login not in self.clients:
+            auth = Auth.Token(USERS[login])
+            self.clients[login] = Github(base_url=self.world.github_api, auth=auth)
+        return self.clients[login]
+
+    def close(self) -> None:
+        """Close the clients' connections."""
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
 
     def serving_version(self) -> str | None:
         view = httpx.get(f"{self.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
@@ -115,8 +126,12 @@ def deploy_champion(scenario: Scenario, v1: TrainedVersion) -> None:
     world, say = scenario.world, scenario.narrator.say
     checkout = clone(world, world.workdir / "bot-checkout")
     cd = CdSettings(tracking_uri=world.tracking_uri, local_target_url=world.url("serving"))
-    with GitRepo(checkout) as repo:
-        report = apply_changes(repo, TargetPool(cd), registries=RegistryPool(cd), progress=say)
+    targets = TargetPool(cd)
+    try:
+        with GitRepo(checkout) as repo:
+            report = apply_changes(repo, targets, registries=RegistryPool(cd), progress=say)
+    finally:
+        targets.close()
     if not report.ok:
         raise PromobotError(f"initial deployment failed: {report.failures}")
     scenario.wait_serving(v1.version)
@@ -146,13 +161,11 @@ def promotion_pull(
     def opened() -> bool:
         for service in scenario.world.services.started:
             service.check_alive()
-        for pull in repo.get_pulls(state="all"):
-            labels = {lb.name for lb in pull.labels}
-            if (
-                pull.title.endswith(f"{MODEL} v{version} to {ENVIRONMENT}")
-                and pull.body
-                and (label is None or label in labels)
-            ):
+        for listed in repo.get_pulls(state="all"):
+            if not listed.title.endswith(f"{MODEL} v{version} to {ENVIRONMENT}"):
+                continue
+            pull = repo.get_pull(listed.number)
+            if pull.body and (label is None or label in {lb.name for lb in pull.labels}):
                 found.append(pull)
                 return True
         return False
@@ -261,6 +274,7 @@ def run_loop(world: World, narrator: Narrator) -> None:
         reject_worse(scenario)
     with narrator.stage("History, read from git"):
         show_history(scenario)
+    scenario.close()
     narrator.say(f"pull requests: {world.url('github')}/{REPO}/pulls")
     narrator.say(f"scoring endpoint: {world.url('serving')}/v1/models/{MODEL}")
     narrator.say(f"reports and logs: {workdir}")

@@ -160,6 +160,7 @@ class ClassificationAccumulator:
         if self.n == 0:
             raise UserInputError("no rows to evaluate", hint="check that the data file has rows")
         order = self.codebook.sorted_order()
+        self.joint.grow(self.codebook.size)
         joint = self.joint.reordered(order)
         task = self._resolve_task(joint.shape[0])
         metrics = self._confusion_comparisons(joint, task, seed, n_resamples)

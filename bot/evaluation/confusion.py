@@ -26,13 +26,17 @@ class JointCounts:
     def __init__(self) -> None:
         self.counts: npt.NDArray[np.int64] = np.zeros((0, 0, 0), dtype=np.int64)
 
-    def add(self, labels: IntArray, champion: IntArray, challenger: IntArray, size: int) -> None:
-        """Count one chunk; `size` is the number of distinct codes seen so far."""
+    def grow(self, size: int) -> None:
+        """Make room for codes up to `size` - 1 (labels seen only among a model's classes)."""
         if size > self.counts.shape[0]:
             grown = np.zeros((size, size, size), dtype=np.int64)
             k = self.counts.shape[0]
             grown[:k, :k, :k] = self.counts
             self.counts = grown
+
+    def add(self, labels: IntArray, champion: IntArray, challenger: IntArray, size: int) -> None:
+        """Count one chunk; `size` is the number of distinct codes seen so far."""
+        self.grow(size)
         flat = (labels * size + champion) * size + challenger
         self.counts += np.bincount(flat, minlength=size**3).reshape(size, size, size)
 

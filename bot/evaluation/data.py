@@ -1,8 +1,9 @@
 """The labelled evaluation data: CSV or Parquet, read in chunks of rows.
 
-Memory stays bounded by one chunk (plus, for Parquet, the row group being
-decoded): a CSV is read with pandas' chunked reader, a Parquet file batch by
-batch with `pyarrow.parquet.ParquetFile.iter_batches`.
+Memory stays bounded by one chunk of about 64 MB of values (plus, for
+Parquet, the row group being decoded): a CSV is read with pandas' chunked
+reader, a Parquet file batch by batch with
+`pyarrow.parquet.ParquetFile.iter_batches`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pyarrow.parquet as pq
 
 from bot.errors import UserInputError
 
-DEFAULT_BATCH_ROWS = 100_000
+BATCH_BYTES = 64 * 2**20
+"""Rows are read in chunks of about this many bytes of float64 values (at least 1,024 rows)."""
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -31,6 +33,11 @@ class DataSource:
     kind: str
     columns: tuple[str, ...]
     rows: int | None
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per chunk so that a chunk of float64 values stays near `BATCH_BYTES`."""
+        return max(1024, BATCH_BYTES // (8 * len(self.columns)))
 
 
 def _kind(path: Path) -> str:
@@ -68,12 +75,10 @@ def open_data(path: Path, label: str) -> DataSource:
     return DataSource(path=path, label=label, kind=kind, columns=columns, rows=rows)
 
 
-def iter_batches(
-    source: DataSource, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Iterator[pd.DataFrame]:
-    """The rows as DataFrames of at most `batch_rows` rows, label column included."""
+def iter_batches(source: DataSource, batch_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """The rows as DataFrames of at most `batch_rows` rows (default: `source.batch_rows`)."""
     offset = 0
-    for frame in _frames(source, batch_rows):
+    for frame in _frames(source, batch_rows or source.batch_rows):
         _check_labels(frame, source, offset)
         offset += len(frame)
         yield frame

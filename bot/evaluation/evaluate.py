@@ -14,7 +14,7 @@ import bot
 from bot.domain.comparison import Comparison, Provenance, Task
 from bot.errors import UserInputError
 from bot.evaluation.compare import DEFAULT_RESAMPLES, EvaluationResult, PairedEvaluation
-from bot.evaluation.data import DEFAULT_BATCH_ROWS, iter_batches, open_data, sha256_file
+from bot.evaluation.data import iter_batches, open_data, sha256_file
 from bot.evaluation.models import Scorer, load_scorer
 from bot.evaluation.predictions import Predictions
 
@@ -117,7 +117,7 @@ def evaluate_models(
     progress: Progress | None = None,
     tracking_uri: str | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> Comparison:
     """Champion against challenger on a labelled CSV or Parquet file.
 

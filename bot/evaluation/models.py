@@ -16,7 +16,7 @@ passes them on when loading, so a HistGradientBoostingClassifier logged with
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,8 +32,22 @@ HIST_GRADIENT_BOOSTING_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predic
 """The type skops does not trust by default in HistGradientBoosting models: pass it to
 `mlflow.sklearn.log_model(..., skops_trusted_types=...)` for models you trained yourself."""
 
-ARGMAX_CHECK_ROWS = 5_000
-"""Rows on which `predict` is compared with the argmax of `predict_proba` (see `SklearnScorer`)."""
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "LogisticRegression",
+        "LogisticRegressionCV",
+        "HistGradientBoostingClassifier",
+        "GradientBoostingClassifier",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+        "GaussianNB",
+        "MLPClassifier",
+    }
+)
+"""scikit-learn classifiers whose `predict` is the class of highest `predict_proba` (up to exact
+ties), so one call gives both; for any other model promobot calls `predict` as well."""
 
 
 class Scorer(Protocol):
@@ -55,17 +69,16 @@ class SklearnScorer:
     """A scikit-learn estimator used natively.
 
     A classifier's labels come from `predict` and its scores from
-    `predict_proba`. When `predict` equals the class of highest probability on
-    the first `ARGMAX_CHECK_ROWS` rows (as it does for LogisticRegression and
-    the gradient-boosting classifiers), later chunks take the label from the
-    probabilities instead of predicting twice; a model whose `predict` follows
-    another rule (for example SVC with Platt scaling) keeps calling `predict`.
+    `predict_proba`. For the classifiers in `ARGMAX_CLASSIFIERS` (also as the
+    last step of a Pipeline) `predict` is by definition the most probable
+    class, so the label is taken from the probabilities instead of predicting
+    twice; any other model (for example SVC, whose Platt-scaled probabilities
+    may disagree with `predict`) is asked for both.
     """
 
     estimator: Any
     uri: str = "<in memory>"
     run_id: str | None = None
-    _labels_from_argmax: bool | None = field(default=None, init=False)
 
     @property
     def task(self) -> Task:
@@ -86,16 +99,10 @@ class SklearnScorer:
         if self.classes is None or not hasattr(self.estimator, "predict_proba"):
             return Predictions(np.asarray(self.estimator.predict(inputs)))
         scores = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
-        by_argmax = np.asarray(self.estimator.classes_)[scores.argmax(axis=1)]
-        if self._labels_from_argmax is None:
-            head = inputs[:ARGMAX_CHECK_ROWS]
-            predicted = np.asarray(self.estimator.predict(head))
-            self._labels_from_argmax = bool(
-                np.array_equal(predicted, by_argmax[:ARGMAX_CHECK_ROWS])
-            )
-        labels = (
-            by_argmax if self._labels_from_argmax else np.asarray(self.estimator.predict(inputs))
-        )
+        if _predicts_most_probable(self.estimator):
+            labels = np.asarray(self.estimator.classes_)[scores.argmax(axis=1)]
+        else:
+            labels = np.asarray(self.estimator.predict(inputs))
         return Predictions(labels, scores, self.classes)
 
     def _inputs(self, features: pd.DataFrame) -> Any:
@@ -116,6 +123,13 @@ class SklearnScorer:
                 hint="drop the columns the model was not trained on",
             )
         return features.to_numpy()
+
+
+def _predicts_most_probable(estimator: Any) -> bool:
+    steps = getattr(estimator, "steps", None)
+    final = steps[-1][1] if steps else estimator
+    kind = type(final)
+    return kind.__module__.startswith("sklearn.") and kind.__name__ in ARGMAX_CLASSIFIERS
 
 
 @dataclass

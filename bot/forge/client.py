@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from github import Auth, Github, GithubRetry
-from github.GithubException import RateLimitExceededExceedsMaxWait
+from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import HTTPResponse
 
@@ -61,7 +61,26 @@ class ForgeRetry(GithubRetry):
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> ForgeRetry:
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        try:
+            return self._next(method, url, response, error, _pool, _stacktrace)
+        except GithubException:
+            # urllib3 drains the connection only around MaxRetryError; without this the
+            # socket of a refused answer would leak.
+            if response is not None:
+                response.drain_conn()
+                response.release_conn()
+            raise
+
+    def _next(
+        self,
+        method: str | None,
+        url: str | None,
+        response: HTTPResponse | None,
+        error: Exception | None,
+        pool: ConnectionPool | None,
+        stacktrace: TracebackType | None,
+    ) -> ForgeRetry:
+        retry = super().increment(method, url, response, error, pool, stacktrace)
         assert isinstance(retry, ForgeRetry)
         if response is None or response.status != 429 or "Retry-After" in response.headers:
             return retry

@@ -8,12 +8,11 @@ pull requests are found by branch, comments by marker, commits by content.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from github import Github, GithubException
 from github.GithubObject import NotSet, Opt
-from github.PullRequest import PullRequest
 
 from bot.forge import promotion, revert
 from bot.forge.base import (
@@ -41,36 +40,19 @@ from bot.forge.client import make_github
 from bot.forge.comments import list_comments, upsert_comment
 from bot.forge.convert import checks_snapshot, comment_info, pull_request_info, review_info
 from bot.forge.history import commits_since
-from bot.forge.session import RepoSession, forge_errors, github_message
+from bot.forge.session import (
+    RepoSession,
+    clip,
+    flip_draft,
+    github_message,
+    guarded,
+    optional,
+)
 from bot.forge.settings import GitHubSettings
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 CLOSE_MARKER = "<!-- promobot:closed -->"
 STATUS_DESCRIPTION_LIMIT = 140
 CHECK_TEXT_LIMIT = 65_000
-
-
-def _guard(
-    action: str,
-) -> Callable[[Callable[Concatenate[GitHubForge, P], R]], Callable[Concatenate[GitHubForge, P], R]]:
-    """Run the method inside `forge_errors(action)`."""
-
-    def wrap(
-        method: Callable[Concatenate[GitHubForge, P], R],
-    ) -> Callable[Concatenate[GitHubForge, P], R]:
-        def run(forge: GitHubForge, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            with forge_errors(action):
-                return method(forge, *args, **kwargs)
-
-        return run
-
-    return wrap
-
-
-def _opt(value: str | None) -> Opt[str]:
-    return NotSet if value is None else value
 
 
 class GitHubForge:
@@ -89,13 +71,13 @@ class GitHubForge:
     def bot_login(self) -> str:
         return self._settings.bot_login
 
-    @_guard("read the default branch")
+    @guarded("read the default branch")
     def default_branch(self) -> BranchHead:
         name = self._session.default_branch_name()
         sha, _ = self._session.branch_commit(name)
         return BranchHead(name=name, sha=sha)
 
-    @_guard("read a file")
+    @guarded("read a file")
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         at = ref or self._session.default_branch_name()
         try:
@@ -108,7 +90,7 @@ class GitHubForge:
             return None
         return content.decoded_content.decode("utf-8")
 
-    @_guard("list files")
+    @guarded("list files")
     def list_files(self, path: str, ref: str | None = None) -> list[str]:
         at = ref or self._session.default_branch_name()
         found: list[str] = []
@@ -127,7 +109,7 @@ class GitHubForge:
                     found.append(item.path)
         return sorted(found)
 
-    @_guard("open or update the promotion pull request")
+    @guarded("open or update the promotion pull request")
     def open_or_update_promotion(
         self,
         *,
@@ -154,16 +136,16 @@ class GitHubForge:
             team_reviewers=tuple(team_reviewers),
             draft=draft,
         )
-        return promotion.open_or_update(self._session, change, _flip_draft)
+        return promotion.open_or_update(self._session, change, flip_draft)
 
-    @_guard("change the draft state")
+    @guarded("change the draft state")
     def set_draft(self, number: int, draft: bool) -> PullRequestInfo:
         pull = self._session.repo.get_pull(number)
         if bool(pull.draft) != draft:
-            _flip_draft(pull, draft)
+            flip_draft(pull, draft)
         return pull_request_info(pull).model_copy(update={"draft": draft})
 
-    @_guard("close the pull request")
+    @guarded("close the pull request")
     def close_pull_request(self, number: int, comment: str | None = None) -> PullRequestInfo:
         if comment:
             issue = self._session.repo.get_issue(number)
@@ -172,13 +154,13 @@ class GitHubForge:
         pull.edit(state="closed")
         return pull_request_info(pull)
 
-    @_guard("read the pull request")
+    @guarded("read the pull request")
     def get_pull_request(self, number: int, *, with_files: bool = True) -> PullRequestInfo:
         pull = self._session.repo.get_pull(number)
         files = tuple(item.filename for item in pull.get_files()) if with_files else None
         return pull_request_info(pull, files=files)
 
-    @_guard("list the promotion pull requests")
+    @guarded("list the promotion pull requests")
     def list_promotion_pull_requests(self) -> list[PullRequestInfo]:
         pulls = self._session.repo.get_pulls(state="open", sort="created", direction="asc")
         return [
@@ -187,7 +169,7 @@ class GitHubForge:
             if pull.head.ref.startswith(PROMOTION_BRANCH_PREFIX)
         ]
 
-    @_guard("set the commit status")
+    @guarded("set the commit status")
     def set_commit_status(
         self,
         sha: str,
@@ -199,14 +181,14 @@ class GitHubForge:
     ) -> None:
         body: dict[str, Any] = {
             "state": state.value,
-            "description": _clip(description, STATUS_DESCRIPTION_LIMIT),
+            "description": clip(description, STATUS_DESCRIPTION_LIMIT),
             "context": context or self._settings.status_context,
         }
         if target_url:
             body["target_url"] = target_url
         self._session.api("POST", f"/statuses/{sha}", body)
 
-    @_guard("set the check run")
+    @guarded("set the check run")
     def set_check_run(
         self,
         sha: str,
@@ -220,14 +202,14 @@ class GitHubForge:
     ) -> int:
         output: dict[str, str | list[dict[str, str | int]]] = {
             "title": title,
-            "summary": _clip(summary, CHECK_TEXT_LIMIT),
+            "summary": clip(summary, CHECK_TEXT_LIMIT),
         }
         status = "in_progress" if conclusion is None else "completed"
         finished: Opt[str] = NotSet if conclusion is None else conclusion.value
         if check_run_id is not None:
             run = self._session.repo.get_check_run(check_run_id)
             run.edit(
-                status=status, conclusion=finished, output=output, details_url=_opt(details_url)
+                status=status, conclusion=finished, output=output, details_url=optional(details_url)
             )
             return check_run_id
         created = self._session.repo.create_check_run(
@@ -236,35 +218,35 @@ class GitHubForge:
             status=status,
             conclusion=finished,
             output=output,
-            details_url=_opt(details_url),
+            details_url=optional(details_url),
         )
         return int(created.id)
 
-    @_guard("read the checks")
+    @guarded("read the checks")
     def get_checks(self, sha: str) -> ChecksSnapshot:
         combined = self._session.api("GET", f"/commits/{sha}/status", params={"per_page": 100})
         runs = self._session.api("GET", f"/commits/{sha}/check-runs", params={"per_page": 100})
         return checks_snapshot(sha, combined, list(runs.get("check_runs", [])))
 
-    @_guard("write the bot's comment")
+    @guarded("write the bot's comment")
     def upsert_comment(self, number: int, marker: str, body: str) -> Comment:
         issue = self._session.repo.get_issue(number)
         return upsert_comment(issue, marker=marker, body=body, bot_login=self.bot_login)
 
-    @_guard("comment")
+    @guarded("comment")
     def create_comment(self, number: int, body: str) -> Comment:
         return comment_info(self._session.repo.get_issue(number).create_comment(body))
 
-    @_guard("list comments")
+    @guarded("list comments")
     def list_comments(self, number: int) -> list[Comment]:
         return list_comments(self._session.repo.get_issue(number))
 
-    @_guard("list reviews")
+    @guarded("list reviews")
     def list_reviews(self, number: int) -> list[Review]:
         pull = self._session.repo.get_pull(number)
         return [review_info(review) for review in pull.get_reviews()]
 
-    @_guard("read a team membership")
+    @guarded("read a team membership")
     def is_team_member(self, org: str, team_slug: str, login: str) -> bool:
         team = self._gh.get_organization(org).get_team_by_slug(team_slug)
         try:
@@ -275,7 +257,7 @@ class GitHubForge:
             raise
         return membership.state == "active"
 
-    @_guard("read a collaborator's permission")
+    @guarded("read a collaborator's permission")
     def collaborator_permission(self, login: str) -> Permission:
         try:
             value = self._session.repo.get_collaborator_permission(login)
@@ -288,12 +270,12 @@ class GitHubForge:
         except ValueError:
             return Permission.NONE
 
-    @_guard("add labels")
+    @guarded("add labels")
     def add_labels(self, number: int, labels: Sequence[str]) -> None:
         if labels:
             self._session.repo.get_issue(number).add_to_labels(*labels)
 
-    @_guard("remove a label")
+    @guarded("remove a label")
     def remove_label(self, number: int, label: str) -> None:
         try:
             self._session.repo.get_issue(number).remove_from_labels(label)
@@ -301,7 +283,7 @@ class GitHubForge:
             if error.status != 404:
                 raise
 
-    @_guard("merge the pull request")
+    @guarded("merge the pull request")
     def merge(
         self,
         number: int,
@@ -314,8 +296,8 @@ class GitHubForge:
         pull = self._session.repo.get_pull(number)
         try:
             status = pull.merge(
-                commit_message=_opt(message),
-                commit_title=_opt(title),
+                commit_message=optional(message),
+                commit_title=optional(title),
                 merge_method=method.value,
                 sha=expected_head_sha,
             )
@@ -341,7 +323,7 @@ class GitHubForge:
             hint="resolve conflicts, leave draft, or satisfy the branch protection rules",
         ) from error
 
-    @_guard("create a deployment")
+    @guarded("create a deployment")
     def create_deployment(
         self,
         ref: str,
@@ -357,13 +339,13 @@ class GitHubForge:
             required_contexts=[],
             payload=dict(payload or {}),
             environment=environment,
-            description=_clip(description, STATUS_DESCRIPTION_LIMIT),
+            description=clip(description, STATUS_DESCRIPTION_LIMIT),
         )
         return DeploymentInfo(
             id=deployment.id, ref=deployment.ref, sha=deployment.sha, environment=environment
         )
 
-    @_guard("set a deployment status")
+    @guarded("set a deployment status")
     def set_deployment_status(
         self,
         deployment_id: int,
@@ -376,12 +358,12 @@ class GitHubForge:
         deployment = self._session.repo.get_deployment(deployment_id)
         deployment.create_status(
             state.value,
-            target_url=_opt(log_url),
-            description=_clip(description, STATUS_DESCRIPTION_LIMIT),
-            environment_url=_opt(environment_url),
+            target_url=optional(log_url),
+            description=clip(description, STATUS_DESCRIPTION_LIMIT),
+            environment_url=optional(environment_url),
         )
 
-    @_guard("open the revert pull request")
+    @guarded("open the revert pull request")
     def open_revert(
         self,
         number: int,
@@ -396,21 +378,9 @@ class GitHubForge:
     def _merge_revert(self, pull: PullRequestInfo) -> MergeResult:
         return self.merge(pull.number, expected_head_sha=pull.head_sha, title=pull.title)
 
-    @_guard("list commits")
+    @guarded("list commits")
     def commits_since(self, since_sha: str | None, path: str | None = None) -> list[CommitInfo]:
         return commits_since(self._session, since_sha, path)
-
-
-def _flip_draft(pull: PullRequest, draft: bool) -> None:
-    """REST cannot change a draft flag; GitHub's GraphQL mutations can."""
-    if draft:
-        pull.convert_to_draft()
-    else:
-        pull.mark_ready_for_review()
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 if TYPE_CHECKING:

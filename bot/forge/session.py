@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from github import Github, GithubException
 from github.GithubException import RateLimitExceededException
+from github.GithubObject import NotSet, Opt
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 from requests.exceptions import RequestException
@@ -23,6 +24,9 @@ from bot.errors import ForgeError
 from bot.forge.settings import GitHubSettings
 
 Json = dict[str, Any]
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 FILE_MODE = "100644"
 
@@ -66,6 +70,40 @@ def forge_errors(action: str) -> Iterator[None]:
             f"could not reach GitHub to {action}: {error}",
             hint="check `github.base_url` and the network; the operation is safe to repeat",
         ) from error
+
+
+def guarded(
+    action: str,
+) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Concatenate[S, P], R]]:
+    """Decorate an adapter method to run inside `forge_errors(action)`."""
+
+    def wrap(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+        def run(owner: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            with forge_errors(action):
+                return method(owner, *args, **kwargs)
+
+        run.__doc__ = method.__doc__
+        return run
+
+    return wrap
+
+
+def optional(value: str | None) -> Opt[str]:
+    """PyGithub's "not given" for None."""
+    return NotSet if value is None else value
+
+
+def clip(text: str, limit: int) -> str:
+    """Text shortened to GitHub's field limit."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def flip_draft(pull: PullRequest, draft: bool) -> None:
+    """REST cannot change a draft flag; GitHub's GraphQL mutations can."""
+    if draft:
+        pull.convert_to_draft()
+    else:
+        pull.mark_ready_for_review()
 
 
 class RepoSession:

@@ -8,9 +8,10 @@ them (see `bot.server.handlers.ServiceContext`); otherwise the app opens its own
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,13 +19,17 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.server.handlers import Handler
 from bot.server.housekeeping import Housekeeper
-from bot.server.ingest import Ingest, Reply
+from bot.server.ingest import Decoded, Ingest, Reply
 from bot.server.metrics import ServiceMetrics
 from bot.server.settings import ServiceSettings
 from bot.server.worker import WorkerPool
 from bot.store.sql import SqlEventStore
 
 logger = logging.getLogger(__name__)
+
+INLINE_DECODE_BYTES = 256 * 1024
+"""Bodies up to this size are verified and parsed on the event loop (well under a
+millisecond); larger ones go to a thread so they never stall other requests."""
 
 
 class BodyTooLarge(Exception):
@@ -90,7 +95,8 @@ def _add_webhook_routes(app: FastAPI, service: Service) -> None:
             body = await read_body(request, limit)
         except BodyTooLarge:
             return _respond(ingest.too_large("github"))
-        return _respond(await run_in_threadpool(ingest.github, request.headers, body))
+        decoded = await _decode(len(body), ingest.decode_github, request.headers, body)
+        return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.post("/webhooks/mlflow")
     async def mlflow(request: Request) -> Response:
@@ -98,7 +104,8 @@ def _add_webhook_routes(app: FastAPI, service: Service) -> None:
             body = await read_body(request, limit)
         except BodyTooLarge:
             return _respond(ingest.too_large("mlflow"))
-        return _respond(await run_in_threadpool(ingest.mlflow, request.headers, body))
+        decoded = await _decode(len(body), ingest.decode_mlflow, request.headers, body)
+        return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.post("/webhooks/azure")
     async def azure(request: Request) -> Response:
@@ -107,7 +114,8 @@ def _add_webhook_routes(app: FastAPI, service: Service) -> None:
         except BodyTooLarge:
             return _respond(ingest.too_large("azure"))
         params = request.query_params
-        return _respond(await run_in_threadpool(ingest.azure, request.headers, params, body))
+        decoded = await _decode(len(body), ingest.decode_azure, request.headers, params, body)
+        return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.options("/webhooks/azure")
     async def azure_cloudevents_handshake(request: Request) -> Response:
@@ -117,6 +125,13 @@ def _add_webhook_routes(app: FastAPI, service: Service) -> None:
             return _respond(refused)
         origin = request.headers.get("webhook-request-origin", "")
         return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin})
+
+
+async def _decode(size: int, decode: Callable[..., Decoded], *args: Any) -> Decoded:
+    """Authenticate and parse: inline for ordinary bodies, off the event loop for big ones."""
+    if size <= INLINE_DECODE_BYTES:
+        return decode(*args)
+    return await run_in_threadpool(decode, *args)
 
 
 def _add_health_routes(app: FastAPI, service: Service) -> None:

@@ -1,12 +1,13 @@
 """From a delivery's raw bytes to a stored event: authenticate, parse, persist.
 
-Authentication always comes first and sees only bytes; a refused delivery is logged
-without its body. Nothing here waits on the workflows: the reply is sent as soon as the
-event is in the store.
+`decode_*` authenticate (always first, on the raw bytes) and parse; a refused delivery
+is logged without its body. `accept` stores what was decoded and answers as soon as it
+is durable: nothing here waits for the workflows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,20 @@ class Reply:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One authenticated, parsed event of a delivery; `event` None: promobot ignores it."""
+
+    source: str
+    event_name: str
+    delivery_id: str | None
+    event: DomainEvent | None
+
+
+Decoded = Reply | list[Delivery]
+"""Either the answer already (refused, malformed, handshake) or what to store."""
+
+
 class Ingest:
     """The three webhook endpoints, independent of the web framework."""
 
@@ -57,8 +72,8 @@ class Ingest:
         self._on_added = on_added
         self._clock = clock
 
-    def github(self, headers: Mapping[str, str], body: bytes) -> Reply:
-        """`POST /webhooks/github`."""
+    def decode_github(self, headers: Mapping[str, str], body: bytes) -> Decoded:
+        """`POST /webhooks/github`: `X-Hub-Signature-256` over the raw body."""
         delivery_id = headers.get("x-github-delivery")
         refused = self._authenticate(
             "github",
@@ -77,10 +92,10 @@ class Ingest:
             event = parse_github(event_name, payload)
         except PayloadError as error:
             return self.malformed("github", event_name, str(error))
-        return self._accept("github", event_name, delivery_id, event)
+        return [Delivery("github", event_name, delivery_id, event)]
 
-    def mlflow(self, headers: Mapping[str, str], body: bytes) -> Reply:
-        """`POST /webhooks/mlflow`."""
+    def decode_mlflow(self, headers: Mapping[str, str], body: bytes) -> Decoded:
+        """`POST /webhooks/mlflow`: `X-MLflow-Signature` over id, timestamp and body."""
         delivery_id = headers.get("x-mlflow-delivery-id")
         refused = self._authenticate(
             "mlflow",
@@ -105,10 +120,12 @@ class Ingest:
             event = parse_mlflow(payload)
         except PayloadError as error:
             return self.malformed("mlflow", UNKNOWN, str(error))
-        return self._accept("mlflow", event_name, delivery_id, event)
+        return [Delivery("mlflow", event_name, delivery_id, event)]
 
-    def azure(self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
-        """`POST /webhooks/azure`: Event Grid, validation handshake included."""
+    def decode_azure(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> Decoded:
+        """`POST /webhooks/azure`: Event Grid with a shared key, validation handshake included."""
         refused = self.authenticate_azure(headers, query)
         if refused is not None:
             return refused
@@ -121,7 +138,16 @@ class Ingest:
                 self._metrics.record_delivery("azure", item.event_type, DeliveryOutcome.VALIDATED)
                 logger.info("Event Grid subscription validated (event %s)", item.event_id[:100])
                 return Reply(200, {"validationResponse": item.validation_code})
-        replies = [self._accept("azure", i.event_type, i.event_id, i.event) for i in items]
+        return [Delivery("azure", i.event_type, i.event_id, i.event) for i in items]
+
+    async def accept(self, deliveries: list[Delivery]) -> Reply:
+        """Store the decoded events; 202 when something new was accepted or ignored.
+
+        Event Grid batches (source `azure`) get one status per event in `events`.
+        """
+        replies = [await self._accept_one(delivery) for delivery in deliveries]
+        if len(replies) == 1 and deliveries[0].source != "azure":
+            return replies[0]
         if any(reply.status == 400 for reply in replies):
             return next(reply for reply in replies if reply.status == 400)
         outcomes = [reply.body["status"] for reply in replies]
@@ -131,7 +157,7 @@ class Ingest:
     def authenticate_azure(
         self, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> Reply | None:
-        """None when the shared key is right, else the 401 reply."""
+        """None when the shared key (`aeg-sas-key` header or `?key=`) is right, else 401."""
         given = headers.get("aeg-sas-key") or query.get("key")
         return self._authenticate(
             "azure",
@@ -171,16 +197,22 @@ class Ingest:
         logger.warning("%s delivery %s refused (401): %s", source, shown, reason)
         return Reply(401, {"error": "unauthenticated"})
 
-    def _accept(
-        self, source: str, event_name: str, delivery_id: str | None, event: DomainEvent | None
-    ) -> Reply:
+    async def _accept_one(self, delivery: Delivery) -> Reply:
+        source, event_name, delivery_id, event = (
+            delivery.source,
+            delivery.event_name,
+            delivery.delivery_id,
+            delivery.event,
+        )
         if event is None:
             self._metrics.record_delivery(source, event_name, DeliveryOutcome.IGNORED)
             return Reply(202, {"status": "ignored", "event": event_name})
         if not delivery_id or len(delivery_id) > MAX_DELIVERY_ID_CHARS:
             return self.malformed(source, event_name, "missing or overlong delivery id")
-        payload = event_to_payload(event)
-        if not self._store.add(delivery_id, source, event.kind, event.serialisation_key, payload):
+        submitted = self._store.submit(
+            delivery_id, source, event.kind, event.serialisation_key, event_to_payload(event)
+        )
+        if not await asyncio.wrap_future(submitted):
             self._metrics.record_delivery(source, event_name, DeliveryOutcome.DUPLICATE)
             return Reply(200, {"status": "duplicate", "delivery": delivery_id})
         self._metrics.record_delivery(source, event_name, DeliveryOutcome.ACCEPTED)

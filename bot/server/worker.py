@@ -94,16 +94,21 @@ class WorkerPool:
 
     def _work(self, index: int) -> None:
         worker = f"{self._name}/{index}"
+        event: StoredEvent | None = None
         while not self._stopping.is_set():
             try:
-                event = self._store.claim(worker, self._settings.lease_seconds)
+                if event is None:
+                    event = self._store.claim(worker, self._settings.lease_seconds)
+                if event is None:
+                    self._idle()
+                else:
+                    event = self._handle(event, worker)[1]
             except Exception:
-                logger.exception("worker %s cannot claim events; retrying", worker)
+                # The database is unreachable, say: the claim (if any) expires and is
+                # retried, by this worker or another replica.
+                logger.exception("worker %s cannot reach the event store; retrying", worker)
                 event = None
-            if event is None:
-                self._idle()
-            else:
-                self.process(event)
+                self._stopping.wait(self._settings.poll_seconds)
 
     def _idle(self) -> None:
         with self._signal:
@@ -113,10 +118,16 @@ class WorkerPool:
 
     def process(self, event: StoredEvent) -> ProcessingOutcome:
         """Handle one claimed event and record the outcome in the store."""
+        return self._handle(event, None)[0]
+
+    def _handle(
+        self, event: StoredEvent, worker: str | None
+    ) -> tuple[ProcessingOutcome, StoredEvent | None]:
+        """Run the handler; with a `worker`, also claim its next event in the same commit."""
         if event.attempts > self._settings.max_attempts:
             # Its earlier claims expired without an outcome: the process handling it died.
             error = f"claimed {event.attempts - 1} times without finishing (worker lost)"
-            return self._failed(event, error, 0.0, park=True)
+            return self._failed(event, error, 0.0, park=True), None
         started = time.perf_counter()
         with self._active_lock:
             self._active[event.id] = event
@@ -131,19 +142,26 @@ class WorkerPool:
                 event.attempts,
             )
             detail = "".join(traceback.format_exception(failure))[-MAX_ERROR_CHARS:]
-            return self._failed(event, detail, time.perf_counter() - started, park=False)
+            return self._failed(event, detail, time.perf_counter() - started, park=False), None
         finally:
             with self._active_lock:
                 self._active.pop(event.id, None)
-        return self._completed(event, time.perf_counter() - started)
+        return self._completed(event, time.perf_counter() - started, worker)
 
-    def _completed(self, event: StoredEvent, seconds: float) -> ProcessingOutcome:
+    def _completed(
+        self, event: StoredEvent, seconds: float, worker: str | None
+    ) -> tuple[ProcessingOutcome, StoredEvent | None]:
+        if worker is None:
+            completed, following = self._store.complete(event), None
+        else:
+            lease = self._settings.lease_seconds
+            completed, following = self._store.complete_and_claim(event, worker, lease)
         outcome = ProcessingOutcome.DONE
-        if not self._store.complete(event):
+        if not completed:
             logger.warning("event %s: lease lost before completion", event.id)
             outcome = ProcessingOutcome.LOST
         self._metrics.record_processing(event.kind, outcome, seconds)
-        return outcome
+        return outcome, following
 
     def _failed(
         self, event: StoredEvent, error: str, seconds: float, *, park: bool

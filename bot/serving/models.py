@@ -1,7 +1,13 @@
 """Fetching MLflow models into the server's directory, loading them as pyfunc, smoke-testing them.
 
 Artifacts are copied under the server's own directory, so a restarted server
-loads what it served from disk even when the tracking server is away.
+loads what it served from disk even when the tracking server is away. URIs are
+resolved against the tracking URI each load names, never MLflow's global one.
+
+MLflow 3 saves scikit-learn models with skops and passes the trusted types
+recorded at logging time back when loading, so a HistGradientBoosting model
+logged with `skops_trusted_types=HIST_GRADIENT_BOOSTING_TYPES` (from
+`bot.evaluation.models`) loads here without further configuration.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.artifacts
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from bot.errors import UserInputError
+from bot.evaluation.resolve import resolve_model_uri
 from bot.serving.api import SmokeResult
 from bot.serving.errors import LoadFailed
 from bot.serving.payloads import count_rows, synthesise_rows
@@ -26,48 +33,14 @@ with warnings.catch_warnings():
     )
     import mlflow.pyfunc
 
-HGB_TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
-"""The type skops refuses by default in HistGradientBoosting models.
-
-MLflow 3 saves scikit-learn models with skops and reads the trusted types back
-from the model's own MLmodel file, so a model logged with
-`mlflow.sklearn.log_model(..., skops_trusted_types=[HGB_TREE_PREDICTOR])`
-loads here without further configuration.
-"""
-
-
-def artifact_location(uri: str, tracking_uri: str | None) -> str:
-    """Where the artifacts behind `uri` live, resolving `models:/` URIs in the given registry.
-
-    MLflow resolves `models:/` through the process-wide registry URI; resolving
-    here keeps each load on the tracking URI it was given.
-    """
-    if not uri.startswith("models:/"):
-        return uri
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    name_part, _, rest = uri.removeprefix("models:/").partition("/")
-    try:
-        if "@" in name_part:
-            name, alias = name_part.split("@", 1)
-            version = client.get_model_version_by_alias(name, alias).version
-            location: str = client.get_model_version_download_uri(name, version)
-        elif rest:
-            location = client.get_model_version_download_uri(name_part, rest.split("/")[0])
-        else:
-            location = client.get_logged_model(name_part).artifact_location
-    except MlflowException as exc:
-        raise LoadFailed(
-            f"cannot resolve {uri} in the registry at {tracking_uri or 'the default tracking URI'}:"
-            f" {exc.message}",
-            hint="check the model name and version, and the tracking URI given to the server "
-            "(--tracking-uri or MLFLOW_TRACKING_URI) or to the target",
-        ) from exc
-    return location
-
 
 def fetch_model(uri: str, tracking_uri: str | None, destination: Path) -> Path:
     """Copy the model's artifacts into `destination` (replacing what is there); their folder."""
-    location = artifact_location(uri, tracking_uri)
+    try:
+        location = resolve_model_uri(uri, tracking_uri).location
+    except UserInputError as exc:
+        where = tracking_uri or "the default tracking URI"
+        raise LoadFailed(f"{exc.message} (tracking URI: {where})", hint=exc.hint) from exc
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
     try:
@@ -90,8 +63,9 @@ def load_pyfunc(path: Path, uri: str) -> Any:
         # Loading runs the flavour's own code; any failure means this version cannot serve.
         raise LoadFailed(
             f"cannot load {uri} as an MLflow pyfunc model: {exc}",
-            hint="for scikit-learn models saved with skops, log them with "
-            f"skops_trusted_types=[{HGB_TREE_PREDICTOR!r}, ...] for the types skops refuses",
+            hint="scikit-learn models saved with skops load only when logged with "
+            "skops_trusted_types=[...] naming the types skops refuses (see "
+            "bot.evaluation.models.HIST_GRADIENT_BOOSTING_TYPES)",
         ) from exc
 
 

@@ -29,6 +29,7 @@ from bot.serving.api import LoadRequest, ModelView, PredictionResponse, SmokeRes
 from bot.serving.errors import BadPayload, Conflict, LoadFailed, NotServing, PredictionFailed
 from bot.serving.metrics import VersionSample, VersionStats
 from bot.serving.models import fetch_model, load_pyfunc, smoke_test
+from bot.serving.native import NativeThreads
 from bot.serving.payloads import float_columns, frame_from_payload, to_json
 from bot.serving.routing import check_shares, schedule
 from bot.serving.state import (
@@ -105,6 +106,7 @@ class ScoringService:
             self._root = state_dir
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._admin = threading.Lock()
+        self._native = NativeThreads()
         self._tickets = itertools.count()
 
     # ----- serving -------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class ScoringService:
         """Score the payload with the version the route picks (or the one asked for)."""
         chosen = self._pick(model, environment, version)
         frame = frame_from_payload(payload, chosen.widen)
+        self._native.limit()
         started = time.perf_counter()
         try:
             output = chosen.model.predict(frame)
@@ -272,6 +275,7 @@ class ScoringService:
                 stored.model, stored.environment, item.version, item.uri, item.tracking_uri
             )[0]
         model = load_pyfunc(path, item.uri)
+        self._native.libraries_changed()
         return LoadedVersion(
             version=item.version,
             uri=item.uri,
@@ -288,6 +292,8 @@ class ScoringService:
         try:
             path = fetch_model(uri, tracking_uri, destination)
             pyfunc = load_pyfunc(path, uri)
+            self._native.libraries_changed()
+            self._native.limit()
             smoke = smoke_test(pyfunc, uri)
         except LoadFailed:
             shutil.rmtree(destination, ignore_errors=True)

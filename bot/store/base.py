@@ -3,13 +3,15 @@
 An event is stored once per delivery id (per source), claimed by one worker at a time
 under a lease, completed, or failed: retried later with backoff, and parked once its
 attempts are used up. Events with the same key are never claimed together and are
-claimed in arrival order.
+claimed in arrival order: each key has one head (pending or running); later events of
+the key are waiting, and the next one becomes pending when the head is done or parked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +22,7 @@ class EventState(enum.StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
     DONE = "done"
     PARKED = "parked"
 
@@ -35,7 +38,7 @@ class StoredEvent(BaseModel):
     kind: str = Field(description="Domain event kind, e.g. `model_version_created`.")
     key: str = Field(description="Serialisation key: same key, one at a time, in order.")
     payload: dict[str, Any] = Field(description="The domain event as JSON data.")
-    state: EventState = Field(description="pending, running, done or parked.")
+    state: EventState = Field(description="pending, running, waiting, done or parked.")
     attempts: int = Field(description="How many times a worker claimed it.")
     created_at: dt.datetime = Field(description="When it was stored (UTC).")
     available_at: dt.datetime = Field(description="Not claimed before this time (UTC).")
@@ -57,11 +60,23 @@ class EventStore(Protocol):
     def add(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
     ) -> bool:
-        """Store a new pending event; False (and nothing stored) if the id was seen before."""
+        """Queue a new event; False (and nothing stored) if the id was seen before."""
+        ...
+
+    def submit(
+        self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
+    ) -> Future[bool]:
+        """`add` without waiting: the future resolves (to `add`'s answer) once durable."""
         ...
 
     def claim(self, worker: str, lease_seconds: float) -> StoredEvent | None:
         """The oldest claimable event, now running under a lease; None when there is none."""
+        ...
+
+    def complete_and_claim(
+        self, event: StoredEvent, worker: str, lease_seconds: float
+    ) -> tuple[bool, StoredEvent | None]:
+        """`complete` then `claim` at once: whether it completed, and the next event."""
         ...
 
     def extend_lease(self, event: StoredEvent, lease_seconds: float) -> bool:
@@ -85,7 +100,8 @@ class EventStore(Protocol):
         ...
 
     def replay(self, event_id: int) -> bool:
-        """Make a parked event pending again with fresh attempts; False if not parked."""
+        """Queue a parked event again with fresh attempts (behind its key's head, if any);
+        False if it is not parked."""
         ...
 
     def replay_parked(self) -> int:
@@ -97,7 +113,7 @@ class EventStore(Protocol):
         ...
 
     def queue_depth(self) -> int:
-        """Events waiting or running."""
+        """Events not finished: pending, running or waiting."""
         ...
 
     def ping(self) -> None:

@@ -12,6 +12,7 @@ cut only makes an idempotent handler run an event again. Both survive a process 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,10 @@ def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engin
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # Workers retry after a dropped connection anyway; only the durable engine (ingest,
+        # readiness) pays a ping per checkout to never fail a delivery on a stale one.
         engine = create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=durable
         )
         if not durable:
 
@@ -86,8 +89,81 @@ def _sqlite_engine(url: str, database: str | None, *, durable: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
+    writer = _writer_lock(database)
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not writer.acquire(urgent=durable, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise TimeoutError(f"{database}: no write transaction possible for 30 s")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(_connection: Any) -> None:
+        writer.release()
 
     return engine
+
+
+class _WriterLock:
+    """SQLite's single writer slot, handed over in this process without polling.
+
+    A writer that finds the file locked sleeps in steps of up to 100 ms before trying
+    again; queueing this process's transactions here instead hands the file over as soon
+    as it is free (other processes, such as the CLI, still meet SQLite's busy timeout).
+    Urgent transactions (a delivery waiting for its 202) go first, but never twice in a
+    row while a worker's transaction waits, so neither side can starve the other. Each
+    release wakes exactly one waiter of the class whose turn it is.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting = {
+            True: threading.Condition(self._mutex),
+            False: threading.Condition(self._mutex),
+        }
+        self._count = {True: 0, False: 0}
+        self._held = False
+        self._last_was_urgent = False
+
+    def acquire(self, *, urgent: bool, timeout: float) -> bool:
+        with self._mutex:
+            self._count[urgent] += 1
+            try:
+                taken = self._waiting[urgent].wait_for(lambda: self._is_turn_of(urgent), timeout)
+            finally:
+                self._count[urgent] -= 1
+            if taken:
+                self._held = True
+                self._last_was_urgent = urgent
+            return taken
+
+    def release(self) -> None:
+        with self._mutex:
+            self._held = False
+            for urgent in (True, False):
+                if self._count[urgent] and self._is_turn_of(urgent):
+                    self._waiting[urgent].notify()
+                    return
+
+    def _is_turn_of(self, urgent: bool) -> bool:
+        if self._held:
+            return False
+        if urgent:
+            return not (self._last_was_urgent and self._count[False])
+        return not self._count[True] or self._last_was_urgent
+
+
+_WRITER_LOCKS: dict[str, _WriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(database: str) -> _WriterLock:
+    """One writer lock per database file and process, shared by its engines."""
+    path = str(Path(database).resolve())
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(path, _WriterLock())

@@ -1,8 +1,10 @@
 """Group commit: deliveries arriving together are stored in one durable transaction.
 
-A durable commit costs a disk flush (milliseconds). One writer thread takes every insert
+A durable commit costs a disk flush (milliseconds). A writer thread takes every insert
 waiting at that moment and commits them together, so the flush is paid once per batch
 instead of once per delivery, and each caller still returns only once its row is on disk.
+SQLite has one writer at a time anyway; on PostgreSQL several writers overlap their round
+trips and flushes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-Insert = Callable[[Connection, dict[str, Any]], bool]
-"""Executes one insert on the connection; True when a row was stored."""
+InsertBatch = Callable[[Connection, list[dict[str, Any]]], list[bool]]
+"""Inserts rows on the connection; per row, True when it was stored."""
 
 _STOP = None
 
@@ -24,38 +26,48 @@ _STOP = None
 class GroupCommit:
     """Runs inserts from many threads in shared transactions; `insert` blocks until durable."""
 
-    def __init__(self, engine: Engine, insert: Insert, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, engine: Engine, insert: InsertBatch, *, writers: int = 1, max_batch: int = 256
+    ) -> None:
         self._engine = engine
         self._insert = insert
+        self._writers = writers
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[bool]] | None] = (
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     def insert(self, values: dict[str, Any]) -> bool:
         """Store one row with the next batch; True when stored, False when it was a duplicate."""
+        return self.submit(values).result()
+
+    def submit(self, values: dict[str, Any]) -> Future[bool]:
+        """Queue one row for the next batch; the future resolves once it is durable."""
         future: Future[bool] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the event store is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="promobot-group-commit", daemon=True
-                )
-                self._thread.start()
+            if not self._threads:
+                for index in range(self._writers):
+                    thread = threading.Thread(
+                        target=self._run, name=f"promobot-group-commit-{index}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
             self._queue.put((values, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
-        """Finish the waiting inserts, then stop the writer."""
+        """Finish the waiting inserts, then stop the writers."""
         with self._lock:
             self._closed = True
-            thread, self._thread = self._thread, None
-            self._queue.put(_STOP)
-        if thread is not None:
+            threads, self._threads = self._threads, []
+            for _ in threads:
+                self._queue.put(_STOP)
+        for thread in threads:
             thread.join()
 
     def _run(self) -> None:
@@ -81,7 +93,7 @@ class GroupCommit:
     def _write(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> None:
         try:
             with self._engine.begin() as connection:
-                stored = [self._insert(connection, values) for values, _ in batch]
+                stored = self._insert(connection, [values for values, _ in batch])
         except Exception as error:
             if len(batch) == 1:
                 batch[0][1].set_exception(error)

@@ -18,7 +18,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-OPEN_STATES = ("pending", "running")
+HEAD_STATES = ("pending", "running")
+"""The head of a key's queue: the one event of the key that may be claimed."""
+OPEN_STATES = ("pending", "running", "waiting")
 
 events = Table(
     "promobot_events",
@@ -43,12 +45,21 @@ events = Table(
 )
 
 # Partial indexes over the few open events keep claims fast however many are done.
+_head = events.c.state.in_(HEAD_STATES)
 _open = events.c.state.in_(OPEN_STATES)
 Index(
-    "ix_promobot_events_open",
+    "ix_promobot_events_heads",
     events.c.id,
-    sqlite_where=_open,
-    postgresql_where=_open,
+    sqlite_where=_head,
+    postgresql_where=_head,
+)
+# The database itself refuses a second head for a key: never two events of a key at once.
+Index(
+    "uq_promobot_events_one_head_per_key",
+    events.c.key,
+    unique=True,
+    sqlite_where=_head,
+    postgresql_where=_head,
 )
 Index(
     "ix_promobot_events_open_key",

@@ -1,55 +1,38 @@
 """The SQLAlchemy event store, on SQLite (one replica) or PostgreSQL (several replicas).
 
-A claim is one `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...` statement. On
-PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so replicas racing for work
-skip each other's rows instead of queueing; on SQLite the statement runs inside
-`BEGIN IMMEDIATE`, which serialises writers. The select only picks an event whose key has
-no earlier open event and no other live claim: one event per key at a time, in order.
+A claim is one `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...` statement over
+the heads of the keys' queues (see `bot.store.statements`). On PostgreSQL the inner
+select takes `FOR UPDATE SKIP LOCKED`, so replicas racing for work skip each other's rows
+instead of queueing; on SQLite the statement runs inside `BEGIN IMMEDIATE`, which
+serialises writers.
+
+Deliveries are stored through group commit on the durable engine; a worker's progress
+marks use the relaxed engine (see `bot.store.engine`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Row,
-    and_,
-    exists,
-    func,
-    literal_column,
-    or_,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, select, text
 
 from bot.store.base import EventState, StoredEvent
 from bot.store.decisions import SqlDecisionLog, SqlStateStore
 from bot.store.engine import open_engine
 from bot.store.group_commit import GroupCommit
 from bot.store.schema import events, metadata
+from bot.store.statements import EVENT_COLUMNS, QUEUE_SQL, QueueSql
 
 Clock = Callable[[], float]
 """Unix seconds; injected so tests can move time without sleeping."""
 
-PENDING, RUNNING = EventState.PENDING.value, EventState.RUNNING.value
-
-
-def is_open(column: Any) -> ColumnElement[bool]:
-    """`state IN ('pending', 'running')` with literals, so the partial indexes apply."""
-    open_states: list[ColumnElement[str]] = [
-        literal_column(f"'{PENDING}'"),
-        literal_column(f"'{RUNNING}'"),
-    ]
-    return column.in_(open_states)  # type: ignore[no-any-return]
+OPEN_STATES = ("pending", "running", "waiting")
 
 
 class SqlEventStore:
@@ -61,7 +44,9 @@ class SqlEventStore:
         self.engine: Engine = open_engine(url, durable=True, pool_size=pool_size)
         metadata.create_all(self.engine)
         self._relaxed = open_engine(url, durable=False, pool_size=pool_size)
-        self._group_commit = GroupCommit(self.engine, _insert_event)
+        self._sql: QueueSql = QUEUE_SQL[self.engine.dialect.name]
+        writers = 4 if self.engine.dialect.name == "postgresql" else 1
+        self._group_commit = GroupCommit(self.engine, self._insert_events, writers=writers)
         self.decisions = SqlDecisionLog(self.engine, clock)
         self.state = SqlStateStore(self.engine, clock)
 
@@ -74,97 +59,81 @@ class SqlEventStore:
     def add(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
     ) -> bool:
-        """Store a new pending event; False (and nothing stored) if the id was seen before."""
+        """Queue a new event; False (and nothing stored) if the id was seen before."""
+        return self.submit(delivery_id, source, kind, key, payload).result()
+
+    def submit(
+        self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
+    ) -> Future[bool]:
+        """`add` without waiting: the future resolves once the event is durable."""
         now = self._clock()
-        return self._group_commit.insert(
-            {
-                "delivery_id": delivery_id,
-                "source": source,
-                "kind": kind,
-                "key": key,
-                "payload": payload,
-                "state": PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "available_at": now,
-            }
-        )
+        row = {"delivery_id": delivery_id, "source": source, "kind": kind, "key": key}
+        return self._group_commit.submit({**row, "payload": json.dumps(payload), "now": now})
 
     def claim(self, worker: str, lease_seconds: float) -> StoredEvent | None:
         """The oldest claimable event, now running under a lease; None when there is none."""
-        now = self._clock()
-        candidate = _claimable(now).scalar_subquery()
-        statement = (
-            update(events)
-            .where(events.c.id == candidate)
-            .values(
-                state=RUNNING,
-                attempts=events.c.attempts + 1,
-                lease_until=now + lease_seconds,
-                claim_token=uuid.uuid4().hex,
-                claimed_by=worker,
-            )
-            .returning(*events.c)
-        )
         with self._relaxed.begin() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else _to_event(row)
+            return self._claim(connection, worker, lease_seconds)
+
+    def complete_and_claim(
+        self, event: StoredEvent, worker: str, lease_seconds: float
+    ) -> tuple[bool, StoredEvent | None]:
+        """`complete`, then `claim`, in one transaction (one commit per processed event)."""
+        with self._relaxed.begin() as connection:
+            completed = self._finish(connection, self._sql.complete, event, self._clock())
+            return completed, self._claim(connection, worker, lease_seconds)
 
     def extend_lease(self, event: StoredEvent, lease_seconds: float) -> bool:
         """Keep a running claim alive; False if the claim was lost."""
-        return self._update_claim(event, lease_until=self._clock() + lease_seconds)
+        parameters = (self._clock() + lease_seconds, event.id, event.claim_token)
+        with self._relaxed.begin() as connection:
+            return connection.exec_driver_sql(self._sql.extend, parameters).rowcount == 1
 
     def complete(self, event: StoredEvent) -> bool:
         """Mark a claimed event done; False if the claim was lost (lease expired)."""
-        return self._update_claim(
-            event,
-            state=EventState.DONE.value,
-            finished_at=self._clock(),
-            lease_until=None,
-            claim_token=None,
-        )
+        with self._relaxed.begin() as connection:
+            return self._finish(connection, self._sql.complete, event, self._clock())
 
     def fail(self, event: StoredEvent, error: str, retry_at: dt.datetime | None) -> bool:
         """Record a failed attempt: pending again from `retry_at`, or parked when None."""
-        if retry_at is None:
-            return self._update_claim(
-                event,
-                state=EventState.PARKED.value,
-                finished_at=self._clock(),
-                last_error=error,
-                lease_until=None,
-                claim_token=None,
-            )
-        return self._update_claim(
-            event,
-            state=PENDING,
-            available_at=retry_at.timestamp(),
-            last_error=error,
-            lease_until=None,
-            claim_token=None,
-        )
+        with self._relaxed.begin() as connection:
+            if retry_at is None:
+                return self._finish(connection, self._sql.park, event, self._clock(), error)
+            parameters = (retry_at.timestamp(), error, event.id, event.claim_token)
+            return connection.exec_driver_sql(self._sql.retry, parameters).rowcount == 1
 
     def get(self, event_id: int) -> StoredEvent | None:
         """One event by id."""
+        query = select(*_columns()).where(events.c.id == event_id)
         with self.engine.connect() as connection:
-            row = connection.execute(select(events).where(events.c.id == event_id)).first()
+            row = connection.execute(query).first()
         return None if row is None else _to_event(row)
 
     def list_events(self, state: EventState | None = None, limit: int = 100) -> list[StoredEvent]:
         """Events, newest first, optionally of one state."""
-        query = select(events).order_by(events.c.id.desc()).limit(limit)
+        query = select(*_columns()).order_by(events.c.id.desc()).limit(limit)
         if state is not None:
             query = query.where(events.c.state == state.value)
         with self.engine.connect() as connection:
             return [_to_event(row) for row in connection.execute(query)]
 
     def replay(self, event_id: int) -> bool:
-        """Make a parked event pending again with fresh attempts; False if not parked."""
-        return self._replay(events.c.id == event_id) == 1
+        """Queue a parked event again with fresh attempts (behind its key's head, if any);
+        False if it is not parked."""
+        event = self.get(event_id)
+        if event is None or event.state is not EventState.PARKED:
+            return False
+        with self.engine.begin() as connection:
+            self._lock_keys(connection, [event.key])
+            result = connection.exec_driver_sql(self._sql.replay, (self._clock(), event_id))
+            return result.rowcount == 1
 
     def replay_parked(self) -> int:
-        """Replay every parked event; how many."""
-        return self._replay(events.c.state == EventState.PARKED.value)
+        """Replay every parked event, oldest first; how many."""
+        query = select(events.c.id).where(events.c.state == "parked").order_by(events.c.id)
+        with self.engine.connect() as connection:
+            parked = list(connection.execute(query).scalars())
+        return sum(self.replay(event_id) for event_id in parked)
 
     def prune(self, finished_before: dt.datetime) -> int:
         """Delete done events finished before the time (their delivery ids are forgotten)."""
@@ -176,8 +145,8 @@ class SqlEventStore:
             return connection.execute(statement).rowcount
 
     def queue_depth(self) -> int:
-        """Events waiting or running."""
-        query = select(func.count()).select_from(events).where(is_open(events.c.state))
+        """Events not finished: pending, running or waiting."""
+        query = select(func.count()).select_from(events).where(events.c.state.in_(OPEN_STATES))
         with self.engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
@@ -186,85 +155,116 @@ class SqlEventStore:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    def _update_claim(self, event: StoredEvent, **values: Any) -> bool:
-        statement = (
-            update(events)
-            .where(
-                events.c.id == event.id,
-                events.c.claim_token == event.claim_token,
-                events.c.state == RUNNING,
+    def _claim(
+        self, connection: Connection, worker: str, lease_seconds: float
+    ) -> StoredEvent | None:
+        now = self._clock()
+        parameters = (now + lease_seconds, uuid.uuid4().hex, worker, now, now)
+        row = connection.exec_driver_sql(self._sql.claim, parameters).first()
+        return None if row is None else _to_event(row)
+
+    def _finish(
+        self,
+        connection: Connection,
+        statement: str,
+        event: StoredEvent,
+        now: float,
+        *error: str,
+    ) -> bool:
+        """Done or parked: the key's next waiting event becomes its head, atomically."""
+        self._lock_keys(connection, [event.key])
+        parameters = (now, *error, event.id, event.claim_token)
+        if connection.exec_driver_sql(statement, parameters).rowcount != 1:
+            return False
+        connection.exec_driver_sql(self._sql.promote_next, (event.key,))
+        return True
+
+    def _insert_events(self, connection: Connection, batch: list[dict[str, Any]]) -> list[bool]:
+        """Insert a batch in a few round trips: each row its key's head or waiting behind it.
+
+        With the batch's keys locked, the rows already stored and the keys that already
+        have a head cannot change under us, so both are read once and decided here.
+        """
+        keys = sorted({values["key"] for values in batch})
+        self._lock_keys(connection, keys)
+        ids = [values["delivery_id"] for values in batch]
+        known = connection.exec_driver_sql(self._sql.known(len(ids), len(keys)), (*ids, *keys))
+        seen: set[tuple[str, str]] = set()
+        busy: set[str] = set()
+        for source, delivery_id, key in known:
+            if key is None:
+                seen.add((source, delivery_id))
+            else:
+                busy.add(key)
+        rows: list[tuple[Any, ...]] = []
+        stored: list[bool] = []
+        for values in batch:
+            identity = (values["source"], values["delivery_id"])
+            stored.append(identity not in seen)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            state = "waiting" if values["key"] in busy else "pending"
+            busy.add(values["key"])
+            rows.append(
+                (
+                    values["delivery_id"],
+                    values["source"],
+                    values["kind"],
+                    values["key"],
+                    values["payload"],
+                    state,
+                    values["now"],
+                    values["now"],
+                )
             )
-            .values(**values)
-        )
-        with self._relaxed.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+        if rows:
+            connection.exec_driver_sql(self._sql.insert, rows)
+        return stored
 
-    def _replay(self, condition: ColumnElement[bool]) -> int:
-        statement = (
-            update(events)
-            .where(condition, events.c.state == EventState.PARKED.value)
-            .values(state=PENDING, attempts=0, available_at=self._clock(), finished_at=None)
-        )
-        with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount
+    def _lock_keys(self, connection: Connection, keys: list[str]) -> None:
+        """On PostgreSQL, hold the keys' locks until commit, always in sorted order so two
+        replicas can never deadlock on them (SQLite serialises writers anyway)."""
+        if self._sql.lock_keys is not None and keys:
+            connection.exec_driver_sql(self._sql.lock_keys, (sorted(keys),))
 
 
-def _insert_event(connection: Connection, values: dict[str, Any]) -> bool:
-    dialect = connection.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(events)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
-        .returning(events.c.id)
-    )
-    return connection.execute(statement).first() is not None
+def _columns() -> list[Any]:
+    return [events.c[name.strip()] for name in EVENT_COLUMNS.split(",")]
 
 
-def _claimable(now: float) -> Any:
-    """Select the id of the oldest event a worker may claim now."""
-    earlier = events.alias("earlier")
-    held = events.alias("held")
-    has_earlier_open = exists().where(
-        earlier.c.key == events.c.key, earlier.c.id < events.c.id, is_open(earlier.c.state)
-    )
-    # A replayed older event must not overtake a newer one that is already running.
-    is_held_elsewhere = exists().where(
-        held.c.key == events.c.key,
-        held.c.id != events.c.id,
-        is_open(held.c.state),
-        held.c.state == RUNNING,
-        held.c.lease_until >= now,
-    )
-    is_due = or_(
-        and_(events.c.state == PENDING, events.c.available_at <= now),
-        and_(events.c.state == RUNNING, events.c.lease_until < now),
-    )
-    return (
-        select(events.c.id)
-        .where(is_open(events.c.state), is_due, ~has_earlier_open, ~is_held_elsewhere)
-        .order_by(events.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def _to_event(row: Row[Any]) -> StoredEvent:
+def _to_event(row: Sequence[Any]) -> StoredEvent:
+    (
+        event_id,
+        delivery_id,
+        source,
+        kind,
+        key,
+        payload,
+        state,
+        attempts,
+        created_at,
+        available_at,
+        lease_until,
+        claim_token,
+        last_error,
+        finished_at,
+    ) = row
     return StoredEvent(
-        id=row.id,
-        delivery_id=row.delivery_id,
-        source=row.source,
-        kind=row.kind,
-        key=row.key,
-        payload=row.payload,
-        state=EventState(row.state),
-        attempts=row.attempts,
-        created_at=_time(row.created_at),
-        available_at=_time(row.available_at),
-        lease_until=None if row.lease_until is None else _time(row.lease_until),
-        claim_token=row.claim_token,
-        last_error=row.last_error,
-        finished_at=None if row.finished_at is None else _time(row.finished_at),
+        id=event_id,
+        delivery_id=delivery_id,
+        source=source,
+        kind=kind,
+        key=key,
+        payload=json.loads(payload) if isinstance(payload, str) else payload,
+        state=EventState(state),
+        attempts=attempts,
+        created_at=_time(created_at),
+        available_at=_time(available_at),
+        lease_until=None if lease_until is None else _time(lease_until),
+        claim_token=claim_token,
+        last_error=last_error,
+        finished_at=None if finished_at is None else _time(finished_at),
     )
 
 

@@ -111,12 +111,15 @@ class AzureDevOpsTarget:
                 hint="a pipeline that runs `promobot apply` deploys manifests with "
                 "`target: azureml`; give `azure-devops` manifests a pipeline that deploys itself",
             )
-        serving = self.state(manifest.model, manifest.environment, manifest.deployment)
-        if serving.serving_version == manifest.version:
+        m, e, endpoint = manifest.model, manifest.environment, manifest.deployment.endpoint
+        # One listing decides both questions, so a run ending in between cannot start another.
+        runs = self._recent_runs(pipeline_id, m, e)
+        if _deployed_version(runs) == manifest.version:
             detail = f"version {manifest.version} already deployed by pipeline {pipeline_id}"
             progress(detail)
-            return ApplyOutcome(changed=False, state=serving, detail=detail)
-        run = self._running(manifest, pipeline_id) or self._start(manifest, pipeline_id, progress)
+            return ApplyOutcome(changed=False, state=_serving(m, e, endpoint, runs), detail=detail)
+        running = _running(runs, manifest.version)
+        run = running or self._start(manifest, pipeline_id, progress)
         run = self._wait(run, pipeline_id, progress)
         link = self._web_link(run)
         if run.result != "succeeded":
@@ -129,25 +132,14 @@ class AzureDevOpsTarget:
             f"pipeline {pipeline_id} run {run.name} deployed version {manifest.version}: {link}"
         )
         progress(detail)
-        state = ServingState(
-            model=manifest.model,
-            environment=manifest.environment,
-            endpoint=manifest.deployment.endpoint,
-            traffic={manifest.version: 100},
-        )
-        return ApplyOutcome(changed=True, state=state, detail=detail)
+        return ApplyOutcome(changed=True, state=_serving(m, e, endpoint, [run]), detail=detail)
 
     def state(self, model: str, environment: str, deployment: Deployment) -> ServingState:
         """The version of the latest succeeded run for this model and environment."""
-        traffic: dict[str, int] = {}
+        runs = []
         if deployment.pipeline_id is not None:
-            for run in self._recent_runs(deployment.pipeline_id, model, environment):
-                if run.state == "completed" and run.result == "succeeded":
-                    traffic = {str(run.template_parameters["version"]): 100}
-                    break
-        return ServingState(
-            model=model, environment=environment, endpoint=deployment.endpoint, traffic=traffic
-        )
+            runs = self._recent_runs(deployment.pipeline_id, model, environment)
+        return _serving(model, environment, deployment.endpoint, runs)
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
         """Not available: the pipeline deploys somewhere promobot does not observe."""
@@ -165,16 +157,6 @@ class AzureDevOpsTarget:
             if params.get("model") == model and params.get("environment") == environment:
                 matching.append(run)
         return matching
-
-    def _running(self, manifest: ModelManifest, pipeline_id: int) -> Any:
-        """A run already deploying this version (an interrupted apply), to wait for."""
-        for run in self._recent_runs(pipeline_id, manifest.model, manifest.environment):
-            if (
-                run.state != "completed"
-                and run.template_parameters.get("version") == manifest.version
-            ):
-                return run
-        return None
 
     def _start(self, manifest: ModelManifest, pipeline_id: int, progress: Progress) -> Any:
         from azure.devops.v7_1.pipelines.models import RunPipelineParameters  # noqa: PLC0415
@@ -234,3 +216,29 @@ def _pipeline_id(manifest: ModelManifest) -> int:
             hint="set `deployment.pipeline_id` to the id of the pipeline that deploys the model",
         )
     return spec.pipeline_id
+
+
+def _deployed_version(runs: list[Any]) -> str | None:
+    """The version of the newest succeeded run (runs are newest first)."""
+    for run in runs:
+        if run.state == "completed" and run.result == "succeeded":
+            return str(run.template_parameters["version"])
+    return None
+
+
+def _running(runs: list[Any], version: str) -> Any:
+    """A run still deploying `version` (an interrupted apply), to wait for."""
+    for run in runs:
+        if run.state != "completed" and run.template_parameters.get("version") == version:
+            return run
+    return None
+
+
+def _serving(model: str, environment: str, endpoint: str, runs: list[Any]) -> ServingState:
+    version = _deployed_version(runs)
+    return ServingState(
+        model=model,
+        environment=environment,
+        endpoint=endpoint,
+        traffic={version: 100} if version else {},
+    )

@@ -221,7 +221,8 @@ class AzureMLTarget:
         if not poller.done():
             raise TargetError(
                 f"{what} did not finish within {timeout:g} s",
-                hint="raise PROMOBOT_AZURE_OPERATION_TIMEOUT or follow the operation in the portal",
+                hint="raise PROMOBOT_AZURE_OPERATION_TIMEOUT_SECONDS, or follow the operation in "
+                "the portal",
             )
         return poller.result()
 

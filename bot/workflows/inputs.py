@@ -97,11 +97,7 @@ def compare(
 ) -> Comparison:
     """Paired re-scoring when the policy names a dataset that is here, else logged metrics."""
     dataset = policy.evaluation
-    if (
-        dataset is not None
-        and data_root is not None
-        and (data_root / dataset.dataset).is_file()
-    ):
+    if dataset is not None and data_root is not None and (data_root / dataset.dataset).is_file():
         return evaluate_models(
             None if champion is None else champion.uri,
             challenger.uri,

@@ -124,12 +124,17 @@ def test_a_failed_run_fails_the_apply_and_leaves_the_previous_version(azure: Azu
 
 def test_an_interrupted_apply_waits_for_the_run_it_started(azure: AzureWorld) -> None:
     """A run already deploying this version is awaited, not started twice."""
+    azure.fault(kind="pipeline", pipeline_id=15, result="succeeded", seconds=1.0)
     client = build_pipelines_client(_settings(azure))
     parameters = {"model": "churn", "version": "7", "environment": "production"}
     client.run_pipeline(RunPipelineParameters(template_parameters=parameters), "ml-platform", 15)
+    lines: list[str] = []
 
-    AzureDevOpsTarget(_settings(azure)).apply(_manifest("7", 15), lambda _l: None)
+    outcome = AzureDevOpsTarget(_settings(azure)).apply(_manifest("7", 15), lines.append)
 
+    assert outcome.changed
+    assert not any(line.startswith("started run") for line in lines)
+    assert any(line.endswith(": completed") for line in lines)
     assert len(_runs(azure, 15)) == 1
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from sklearn import metrics as sk
 
 from bot.domain.comparison import MetricComparison, Task
 from bot.errors import UserInputError
@@ -261,6 +262,25 @@ def test_models_without_scores_leave_out_auc_and_log_loss_with_a_note() -> None:
     )
     assert set(result.metrics) == {"accuracy", "precision", "recall", "f1"}
     assert result.notes == ("roc_auc and log_loss left out: the champion gives no probabilities.",)
+
+
+def test_a_class_only_the_models_know_counts_like_scikit_learn() -> None:
+    """A model of three classes evaluated where only two occur: macro over the classes used."""
+    pair = make_classification_pair(n=300, k=3, seed=12)
+    keep = pair.y < 2
+    y = pair.y[keep]
+    sides = []
+    for side in (pair.champion, pair.challenger):
+        assert side.scores is not None
+        scores = side.scores[keep]
+        sides.append(Predictions(scores.argmax(axis=1), scores, (0, 1, 2)))
+    result = evaluate_predictions(Task.MULTICLASS, y, sides[0], sides[1])
+    expected_f1 = sk.f1_score(y, sides[1].labels, average="macro", zero_division=0)
+    assert result.metrics["f1"].challenger == pytest.approx(expected_f1, abs=1e-12)
+    expected_loss = sk.log_loss(y, sides[1].scores, labels=[0, 1, 2])
+    assert result.metrics["log_loss"].challenger == pytest.approx(expected_loss, abs=1e-12)
+    assert "roc_auc" not in result.metrics
+    assert "roc_auc left out: some class never occurs among the labels." in result.notes
 
 
 def test_a_binary_task_with_three_classes_is_refused() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from bot.errors import ForgeError
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
-from bot.sandbox.github import apps
+from bot.sandbox.github.contract import RestContract, WebhookContract
 from tests.forge.support import APP_BOT, app_settings, promote, token_settings
-from tests.support.github_sandbox import GitHubSandbox
+from tests.support.github_sandbox import GitHubSandbox, make_checks, start_github_sandbox
 
 ACCESS_TOKENS = "/access_tokens"
 
@@ -47,20 +47,25 @@ def test_app_auth_acts_as_the_bot_and_reuses_its_token(
 
 
 def test_app_token_is_refreshed_before_it_expires(
-    forge: GitHubForge, github_sandbox: GitHubSandbox, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, rest_contract: RestContract, webhook_contract: WebhookContract
 ) -> None:
     """A token within 20 s of expiry is replaced before use, so no call fails with 401.
 
     The sandbox issues 20-second tokens here: each is already due for refresh when used again.
     """
-    monkeypatch.setattr(apps, "TOKEN_LIFETIME", dt.timedelta(seconds=20))
-    forge.default_branch()
-    forge.read_file("README.md")
-    forge.list_files("model-manifests")
-    api_calls = [e for e in github_sandbox.requests() if not e["path"].endswith(ACCESS_TOKENS)]
-    assert len(api_calls) == 5
-    assert token_requests(github_sandbox) == len(api_calls)
-    assert [e for e in github_sandbox.requests() if e["status"] == 401] == []
+    checks = make_checks(rest_contract, webhook_contract)
+    with start_github_sandbox(tmp_path, checks, app_token_ttl=20) as sandbox:
+        forge = GitHubForge(app_settings(sandbox))
+        try:
+            forge.default_branch()
+            forge.read_file("README.md")
+            forge.list_files("model-manifests")
+        finally:
+            forge.close()
+        api_calls = [e for e in sandbox.requests() if not e["path"].endswith(ACCESS_TOKENS)]
+        assert len(api_calls) == 5
+        assert token_requests(sandbox) == len(api_calls)
+        assert [e for e in sandbox.requests() if e["status"] == 401] == []
 
 
 def test_bad_token_says_how_to_fix_it(

@@ -69,6 +69,48 @@ def test_rate_limits_wait_for_retry_after(
     assert attempts(github_sandbox, "/branches/main") == [429, 403, 200]
 
 
+def test_primary_rate_limit_waits_for_the_reset(
+    forge: GitHubForge, github_sandbox: GitHubSandbox
+) -> None:
+    """A 403 "API rate limit exceeded" without Retry-After waits for `x-ratelimit-reset`."""
+    forge.default_branch()
+    github_sandbox.clear_requests()
+    github_sandbox.add_fault(
+        BRANCH_PATH, 403, method="GET", count=1, primary_rate_limit=True, reset_in=2
+    )
+    started = time.monotonic()
+    assert forge.default_branch().name == "main"
+    assert time.monotonic() - started >= 1.0
+    assert attempts(github_sandbox, "/branches/main") == [403, 200]
+
+
+def test_429_without_retry_after_waits_for_the_reset(
+    forge: GitHubForge, github_sandbox: GitHubSandbox
+) -> None:
+    """A 429 that only names `x-ratelimit-reset` is not retried before the reset."""
+    forge.default_branch()
+    github_sandbox.clear_requests()
+    github_sandbox.add_fault(BRANCH_PATH, 429, method="GET", count=1, retry_after=0, reset_in=1)
+    started = time.monotonic()
+    assert forge.default_branch().name == "main"
+    assert time.monotonic() - started >= 1.0
+    assert attempts(github_sandbox, "/branches/main") == [429, 200]
+
+
+def test_reset_too_far_away_fails_at_once(
+    forge: GitHubForge, github_sandbox: GitHubSandbox
+) -> None:
+    """Waiting an hour for a reset would stall every event: fail, to be repeated later."""
+    forge.default_branch()
+    github_sandbox.clear_requests()
+    github_sandbox.add_fault(BRANCH_PATH, 429, method="GET", count=1, retry_after=0, reset_in=3600)
+    with pytest.raises(ForgeError, match="rate limit") as raised:
+        forge.default_branch()
+    assert raised.value.hint is not None
+    assert "safe to repeat" in raised.value.hint
+    assert attempts(github_sandbox, "/branches/main") == [429]
+
+
 def test_retry_after_is_capped(
     github_sandbox: GitHubSandbox, make_forge: Callable[[GitHubSettings], GitHubForge]
 ) -> None:

@@ -158,6 +158,27 @@ def test_draft_at_creation(forge: GitHubForge) -> None:
     assert forge.get_pull_request(result.pull_request.number, with_files=False).draft
 
 
+def test_passing_challenger_takes_the_pull_request_out_of_draft(
+    forge: GitHubForge, github_sandbox: GitHubSandbox
+) -> None:
+    """REST cannot flip a draft; the adapter uses GitHub's GraphQL mutation on update."""
+    rejected = promote(forge, 2, draft=True)
+    accepted = promote(forge, 3, draft=False)
+    assert accepted.pull_request.number == rejected.pull_request.number
+    assert not accepted.pull_request.draft
+    assert not forge.get_pull_request(accepted.pull_request.number, with_files=False).draft
+    github_sandbox.receiver.wait_for("pull_request", action="ready_for_review")
+
+
+def test_set_draft_both_ways(forge: GitHubForge) -> None:
+    """A promotion can be parked as a draft and made ready again."""
+    number = promote(forge, 2).pull_request.number
+    assert forge.set_draft(number, True).draft
+    assert forge.get_pull_request(number, with_files=False).draft
+    assert not forge.set_draft(number, False).draft
+    assert not forge.get_pull_request(number, with_files=False).draft
+
+
 def test_interrupted_open_is_completed_by_a_rerun(
     forge: GitHubForge, github_sandbox: GitHubSandbox
 ) -> None:

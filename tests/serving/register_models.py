@@ -22,7 +22,7 @@ from mlflow.models import infer_signature
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from bot.serving.models import HGB_TREE_PREDICTOR
+from bot.evaluation.models import HIST_GRADIENT_BOOSTING_TYPES
 
 MODEL = "churn"
 COLUMNS = ["a", "b", "c", "d"]
@@ -66,7 +66,7 @@ def register(tracking_uri: str, artifact_root: Path) -> dict[str, str]:
                 boosted,
                 name="model",
                 input_example=example,
-                skops_trusted_types=[HGB_TREE_PREDICTOR],
+                skops_trusted_types=list(HIST_GRADIENT_BOOSTING_TYPES),
                 **common,
             ),
             "fragile": lambda: mlflow.pyfunc.log_model(

@@ -146,7 +146,7 @@ def test_unknown_version_fails_with_the_registry_message(
     """A manifest naming a version the registry lacks fails clearly; what served still serves."""
     old = registry.version("logistic")
     target.apply(make_manifest(old), print)
-    with pytest.raises(TargetError, match="cannot resolve models:/churn/999") as caught:
+    with pytest.raises(TargetError, match="models:/churn/999 does not resolve") as caught:
         target.apply(make_manifest("999"), print)
     assert caught.value.hint is not None
     assert view(client).traffic == {old: 100}

@@ -36,7 +36,9 @@ def team_policy(automerge: bool = True) -> str:
     text = (PROJECT_ROOT / "policies" / "churn-team.yaml").read_text()
     text = text.replace("teams: [churn-ds]", "teams: [ml-reviewers]")
     if not automerge:
-        text = text.replace("automerge: {enabled: true, min_improvement: 0.02}", "automerge: {enabled: false}")
+        text = text.replace(
+            "automerge: {enabled: true, min_improvement: 0.02}", "automerge: {enabled: false}"
+        )
     return text
 
 
@@ -67,7 +69,9 @@ class World:
     forge: GitHubForge
 
 
-def make_world(tmp_path: Path, sandbox: GitHubSandbox, registry: TrainedRegistry, data: bool) -> World:
+def make_world(
+    tmp_path: Path, sandbox: GitHubSandbox, registry: TrainedRegistry, data: bool
+) -> World:
     settings = GitHubSettings(
         base_url=sandbox.base_url,
         repository=REPO_NAME,
@@ -105,10 +109,14 @@ def repository_content(registry: TrainedRegistry, automerge: bool = True) -> dic
 
 
 @pytest.fixture
-def world(tmp_path: Path, trained_registry: TrainedRegistry, rest_contract, webhook_contract) -> Iterator[World]:  # type: ignore[no-untyped-def]
+def world(
+    tmp_path: Path, trained_registry: TrainedRegistry, rest_contract, webhook_contract
+) -> Iterator[World]:  # type: ignore[no-untyped-def]
     """Sandbox + registry + workflows, with paired evaluation data available to the bot."""
     content = repository_content(trained_registry)
-    with start_github_sandbox(tmp_path, make_checks(rest_contract, webhook_contract), content=content) as sandbox:
+    with start_github_sandbox(
+        tmp_path, make_checks(rest_contract, webhook_contract), content=content
+    ) as sandbox:
         world = make_world(tmp_path, sandbox, trained_registry, data=True)
         yield world
         world.forge.close()

@@ -1,4 +1,4 @@
-"""Propose → gate → merge against the sandbox GitHub (over HTTP, through PyGithub) and a real MLflow."""
+"""Propose, gate and merge against the sandbox GitHub (HTTP, PyGithub) and a real MLflow."""
 
 from __future__ import annotations
 
@@ -25,14 +25,18 @@ def _version(world: World, recipe: Recipe) -> str:
 
 def _approve(world: World, login: str, number: int) -> None:
     pull = world.sandbox.github(login).get_repo(REPO_NAME).get_pull(number)
-    pull.create_review(commit=pull.head.repo.get_commit(pull.head.sha), event="APPROVE", body="lgtm")
+    pull.create_review(
+        commit=pull.head.repo.get_commit(pull.head.sha), event="APPROVE", body="lgtm"
+    )
 
 
 def _main_manifest(world: World) -> str:
     return world.forge.read_file(f"model-manifests/{ENV}/{MODEL}.yaml") or ""
 
 
-def test_better_version_opens_one_pull_request_with_report_and_passing_status(world: World, tmp_path: Path) -> None:
+def test_better_version_opens_one_pull_request_with_report_and_passing_status(
+    world: World, tmp_path: Path
+) -> None:
     """The heart of the product: a better retrain becomes exactly one reviewed pull request."""
     store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
     result = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
@@ -103,6 +107,7 @@ def test_worse_version_follows_on_rejected_draft(world: World) -> None:
     pr = result.pull_request
     assert pr is not None and pr.draft
     assert "rejected" in pr.labels
+    assert "rejected" in world.forge.get_pull_request(pr.number).labels
     assert world.forge.get_checks(pr.head_sha).is_passing("promobot/policy") is False
     assert gate(world.env, pr.number, NOW).merged_sha is None
 
@@ -133,5 +138,9 @@ def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
     assert gate(world.env, pr.number, NOW).merged_sha is not None
     result = handle_comment(world.env, pr.number, "carol", "/promobot rollback", NOW)
     assert result is not None and result.detail.startswith("revert pull request")
-    revert = [p for p in world.forge.list_promotion_pull_requests() if p.head_ref.startswith("promobot/revert/")]
+    revert = [
+        p
+        for p in world.forge.list_promotion_pull_requests()
+        if p.head_ref.startswith("promobot/revert/")
+    ]
     assert len(revert) == 1 and "rollback" in revert[0].labels

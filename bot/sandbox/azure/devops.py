@@ -100,7 +100,12 @@ def _add_run_routes(router: APIRouter, state: SandboxState, faults: FaultBook) -
                 "createdDate": utc_now(),
                 "templateParameters": dict(body.get("templateParameters") or {}),
                 "variables": dict(body.get("variables") or {}),
-                "due": time.time() + config.pipeline_seconds,
+                "due": time.time()
+                + (
+                    fault.seconds
+                    if fault and fault.seconds is not None
+                    else config.pipeline_seconds
+                ),
                 "outcome": fault.result if fault else "succeeded",
             }
             data["runs"].setdefault(str(pipeline_id), []).append(run)

@@ -5,7 +5,8 @@ Four kinds of faults:
   `Retry-After`) instead of serving them;
 - `provisioning`: a matching deployment fails to provision, with a message;
 - `scoring`: invocations routed to a matching deployment fail with a status;
-- `pipeline`: the next matching Azure DevOps run ends `failed` or `canceled`.
+- `pipeline`: the next matching Azure DevOps run ends `failed` or `canceled`, or takes
+  longer than usual.
 Each fault fires `count` times, then disappears.
 """
 
@@ -64,11 +65,16 @@ class ScoringFault(_Fault):
 
 
 class PipelineFault(_Fault):
-    """Make the next matching pipeline runs end badly."""
+    """Shape the next matching pipeline runs: how they end and how long they take."""
 
     kind: Literal["pipeline"] = Field(description="Discriminator.")
     pipeline_id: int | None = Field(default=None, description="Pipeline to match; any when None.")
-    result: Literal["failed", "canceled"] = Field(default="failed", description="Run result.")
+    result: Literal["succeeded", "failed", "canceled"] = Field(
+        default="failed", description="Run result."
+    )
+    seconds: float | None = Field(
+        default=None, ge=0, description="How long the run stays in progress; default as configured."
+    )
 
 
 Fault = Annotated[

@@ -1,0 +1,205 @@
+"""The whole loop on real processes: `mlflow server`, the sandbox GitHub, `promobot serve` and
+`promobot serve-models`, exactly as `promobot demo` runs them.
+
+Registering a better version leads to one pull request with the report and a passing status;
+a team member's approval leads to a squash merge; CD serves the new version; a push after an
+approval blocks the merge until re-approved; `git revert` of the merge serves the old version
+again; a worse version follows `on_rejected`; forged and replayed deliveries change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.demo.evaluation_stage import prepare_data
+from bot.demo.loop import (
+    MODEL,
+    Scenario,
+    approve_and_merge,
+    connect_mlflow_webhook,
+    deploy_champion,
+    promote_better,
+    reject_worse,
+    revert,
+    start_everything,
+)
+from bot.demo.narration import Narrator
+from bot.demo.processes import wait_until
+from bot.demo.world import REPO, World
+from bot.workflows.gate import STATUS_MARKER
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    world = World(tmp_path / "demo", PROJECT_ROOT)
+    scenario = Scenario(world, prepare_data(world.workdir), Narrator())
+    try:
+        yield scenario
+    finally:
+        scenario.close()
+        world.services.stop()
+        for log in sorted((world.workdir / "logs").glob("*.log")):
+            print(f"--- {log.name} (last lines)")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-25:]))
+
+
+def serving(scenario: Scenario) -> dict[str, int]:
+    """GET /v1/models/{model}: version -> traffic share."""
+    view = httpx.get(f"{scenario.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
+    return {v["version"]: v["traffic"] for v in view["versions"] if v["traffic"] > 0}
+
+
+def git_log(scenario: Scenario) -> list[tuple[str, int, str]]:
+    """(sha, number of parents, subject) of main in the sandbox's bare repository, newest first."""
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "log", "--format=%H %P%x09%s", "main"],
+        cwd=scenario.world.bare_repo(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rows = []
+    for line in out.splitlines():
+        shas, subject = line.split("\t", 1)
+        parts = shas.split()
+        rows.append((parts[0], len(parts) - 1, subject))
+    return rows
+
+
+def status_comment(scenario: Scenario, number: int) -> str:
+    repo = scenario.github("alice").get_repo(REPO)
+    bodies = [c.body for c in repo.get_issue(number).get_comments() if STATUS_MARKER in c.body]
+    assert len(bodies) <= 1, "the status comment must be edited in place, not repeated"
+    return bodies[0] if bodies else ""
+
+
+def send_github(scenario: Scenario, body: bytes, delivery: str, secret: str) -> int:
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "X-GitHub-Event": "issue_comment",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": signature,
+        "Content-Type": "application/json",
+    }
+    reply = httpx.post(
+        f"{scenario.world.url('bot')}/webhooks/github", content=body, headers=headers
+    )
+    return reply.status_code
+
+
+def counts(scenario: Scenario) -> tuple[int, int]:
+    """(pull requests, comments) in the sandbox repository."""
+    repo = scenario.github("alice").get_repo(REPO)
+    pulls = list(repo.get_pulls(state="all"))
+    comments = sum(repo.get_issue(p.number).comments for p in pulls)
+    return len(pulls), comments
+
+
+def hold_push_and_reapprove(scenario: Scenario, pull: Any) -> None:
+    """Hold, approve, push to the branch, unhold: the old approval no longer counts."""
+    alice = scenario.github("alice").get_repo(REPO)
+    alice.get_issue(pull.number).create_comment("/promobot hold")
+    wait_until(
+        lambda: "promobot:hold" in {lb.name for lb in alice.get_pull(pull.number).labels},
+        "the hold label",
+        60,
+        0.5,
+    )
+    carol = scenario.github("carol").get_repo(REPO).get_pull(pull.number)
+    carol.create_review(commit=carol.head.repo.get_commit(carol.head.sha), event="APPROVE")
+    readme = alice.get_contents("README.md", ref=pull.head.ref)
+    alice.update_file(
+        "README.md",
+        "Note the retrain",
+        "# acme/models\n\nRetrained.\n",
+        readme.sha,
+        branch=pull.head.ref,
+    )  # type: ignore[union-attr]
+    new_head = alice.get_pull(pull.number).head.sha
+    alice.get_issue(pull.number).create_comment("/promobot unhold")
+
+    def blocked_on_new_head() -> bool:
+        body = status_comment(scenario, pull.number)
+        return (
+            f"`{new_head[:7]}`" in body
+            and "- [ ] **approvals**" in body
+            and "- [x] **no-hold**" in body
+        )
+
+    wait_until(blocked_on_new_head, "the bot to refuse the stale approval on the new head", 90, 0.5)
+    assert not alice.get_pull(pull.number).merged
+
+
+def test_whole_loop_on_real_processes(scenario: Scenario) -> None:
+    """The product's promise, end to end, asserted at every step."""
+    print("ports:", scenario.world.ports)
+    v1 = start_everything(scenario)
+    deploy_champion(scenario, v1)
+    assert serving(scenario) == {v1.version: 100}
+    assert scenario.predict()["version"] == v1.version
+    connect_mlflow_webhook(scenario)
+
+    pull, v2 = promote_better(scenario)
+    repo = scenario.github("alice").get_repo(REPO)
+    assert [p.number for p in repo.get_pulls(state="all")] == [pull.number]
+    assert "| f1 |" in pull.body and "<!-- promobot:begin -->" in pull.body
+    assert repo.get_commit(pull.head.sha).get_combined_status().state == "success"
+
+    hold_push_and_reapprove(scenario, pull)
+    merge_sha = approve_and_merge(scenario, pull)
+    scenario.wait_serving(v2.version)
+    assert serving(scenario) == {v2.version: 100}
+    assert scenario.predict()["version"] == v2.version
+    log = git_log(scenario)
+    assert log[0] == (merge_sha, 1, f"Promote {MODEL} v{v2.version} to production (#{pull.number})")
+    assert len(log) == 2, "one squash commit per promotion on top of the initial commit"
+
+    revert_sha = revert(scenario, merge_sha)
+    scenario.wait_serving(v1.version)
+    assert serving(scenario) == {v1.version: 100}
+    log = git_log(scenario)
+    assert log[0][0] == revert_sha and log[0][2].startswith('Revert "Promote')
+    assert len(log) == 3
+
+    def deployment_statuses() -> list[list[str]]:
+        return [[s.state for s in reversed(list(d.get_statuses()))] for d in repo.get_deployments()]
+
+    wait_until(
+        lambda: all(s[-1:] == ["success"] for s in deployment_statuses()),
+        "CD to record the deployments' outcome",
+        30,
+        0.5,
+    )
+    statuses = deployment_statuses()
+    assert statuses == [["in_progress", "success"]] * 2, (
+        "one for the promotion, one for the rollback"
+    )
+
+    rejected = reject_worse(scenario)
+    assert rejected.draft
+    assert "rejected" in {lb.name for lb in rejected.labels}
+    assert repo.get_commit(rejected.head.sha).get_combined_status().state == "failure"
+    assert serving(scenario) == {v1.version: 100}
+
+    before = counts(scenario)
+    body = re.sub(rb"\s+", b" ", (PROJECT_ROOT / "tests" / "e2e" / "comment.json").read_bytes())
+    body = body.replace(b"__NUMBER__", str(pull.number).encode())
+    assert send_github(scenario, body, "forged-1", "not-the-secret") == 401
+    assert send_github(scenario, body, "replay-1", scenario.world.github_secret) in (200, 202)
+    assert send_github(scenario, body, "replay-1", scenario.world.github_secret) in (200, 202)
+    wait_until(
+        lambda: counts(scenario) != before, "the one accepted command to be answered", 60, 0.5
+    )
+    after = counts(scenario)
+    assert after == (before[0], before[1] + 1), "the replayed delivery must not be processed twice"
