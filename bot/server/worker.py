@@ -62,6 +62,7 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._signal = threading.Condition()
         self._signals = 0
+        self._idle_workers = 0
         self._active: dict[int, StoredEvent] = {}
         self._active_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -84,8 +85,10 @@ class WorkerPool:
     def wake(self) -> None:
         """Tell an idle worker that an event was stored."""
         with self._signal:
-            self._signals += 1
-            self._signal.notify()
+            # One wake-up per idle worker at most: more would only claim nothing.
+            if self._signals < self._idle_workers:
+                self._signals += 1
+                self._signal.notify()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -112,8 +115,10 @@ class WorkerPool:
 
     def _idle(self) -> None:
         with self._signal:
+            self._idle_workers += 1
             if self._signals == 0:
                 self._signal.wait(self._settings.poll_seconds)
+            self._idle_workers -= 1
             self._signals = max(0, self._signals - 1)
 
     def process(self, event: StoredEvent) -> ProcessingOutcome:

@@ -18,11 +18,17 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.errors import UserInputError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_disconnect(error: BaseException) -> bool:
+    """Whether the error came from a connection the database had closed (it was dropped
+    from the pool, so the next attempt gets a fresh one)."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def sqlite_url(state_dir: Path) -> str:
@@ -45,11 +51,9 @@ def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engin
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        # Workers retry after a dropped connection anyway; only the durable engine (ingest,
-        # readiness) pays a ping per checkout to never fail a delivery on a stale one.
-        engine = create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=durable
-        )
+        # No ping per checkout (a round trip per transaction): a connection found dead is
+        # invalidated, and group commit and the workers retry (see `is_disconnect`).
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
         if not durable:
 
             @event.listens_for(engine, "connect")

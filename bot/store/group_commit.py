@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from bot.store.engine import is_disconnect
+
 InsertBatch = Callable[[Connection, list[dict[str, Any]]], list[bool]]
 """Inserts rows on the connection; per row, True when it was stored."""
 
@@ -92,8 +94,7 @@ class GroupCommit:
 
     def _write(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> None:
         try:
-            with self._engine.begin() as connection:
-                stored = self._insert(connection, [values for values, _ in batch])
+            stored = self._insert_batch(batch)
         except Exception as error:
             if len(batch) == 1:
                 batch[0][1].set_exception(error)
@@ -104,3 +105,15 @@ class GroupCommit:
             return
         for (_, future), was_stored in zip(batch, stored, strict=True):
             future.set_result(was_stored)
+
+    def _insert_batch(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> list[bool]:
+        rows = [values for values, _ in batch]
+        try:
+            with self._engine.begin() as connection:
+                return self._insert(connection, rows)
+        except Exception as error:
+            if not is_disconnect(error):
+                raise
+        # A pooled connection had died (database restarted): once more on a fresh one.
+        with self._engine.begin() as connection:
+            return self._insert(connection, rows)

@@ -41,7 +41,7 @@ class QueueSql:
     retry: str
     """available_at, last_error, id, claim_token"""
     promote_next: str
-    """key: its oldest waiting event becomes its head"""
+    """key, key: its oldest waiting event becomes its head, unless it has one"""
     replay: str
     """available_at, id: a parked event becomes the head, or waits behind the key's head"""
     lock_keys: str | None
@@ -104,6 +104,8 @@ def _variant(placeholder: str, skip_locked: bool, lock_keys: str | None) -> Queu
         promote_next=bind(
             "UPDATE promobot_events SET state = 'pending' WHERE id = (SELECT min(id)"
             " FROM promobot_events WHERE key = ? AND state = 'waiting')"
+            " AND NOT EXISTS (SELECT 1 FROM promobot_events AS head"
+            " WHERE head.key = ? AND head.state IN ('pending', 'running'))"
         ),
         replay=bind(
             "UPDATE promobot_events SET attempts = 0, available_at = ?, finished_at = NULL,"
