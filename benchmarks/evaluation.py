@@ -16,7 +16,17 @@ trained on a separate small set), for N = 200,000 and 1,000,000 rows:
 
 Goals: b/a <= 1.3 at N = 1,000,000 and c/b >= 20.
 
-Run: .venv/bin/python benchmarks/evaluation.py [--sizes 200000 1000000] [--mlflow-timeout 420]
+Every figure is given twice: wall time, and CPU time of the process (all its
+threads). (a) and (b) run in turns and the fastest of `--repeats` rounds
+counts, so load from other processes disturbs both alike. `--threads 1`
+(the default) limits scikit-learn's OpenMP and BLAS pools to one thread in
+all three paths: on a shared machine, OpenMP barriers waiting for a busy
+core make multi-threaded timings swing several-fold, while one thread gives
+stable ratios of work; `--threads 0` keeps the libraries' defaults.
+(promobot's DeLong step sorts the two models' scores in two threads of its
+own either way; the CPU-time ratio counts both.)
+
+Run: .venv/bin/python benchmarks/evaluation.py [--sizes 200000 1000000] [--threads 1]
 """
 
 from __future__ import annotations
@@ -24,11 +34,13 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +51,7 @@ import pandas as pd
 from mlflow.models import MetricThreshold
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from bot.evaluation import HIST_GRADIENT_BOOSTING_TYPES, SklearnScorer, evaluate_scorers
 from bot.evaluation.data import BATCH_BYTES
@@ -75,19 +88,30 @@ def eval_frame(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def interleaved(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Fastest wall time of each action over `repeats` rounds that run them in turn.
+@dataclass(frozen=True)
+class Timing:
+    """Wall and CPU seconds of one run."""
 
-    Taking turns spreads any load from other processes over all the actions,
-    and the fastest run is the one least disturbed by it.
-    """
-    best = dict.fromkeys(actions, float("inf"))
+    wall: float
+    cpu: float
+
+
+def measure(action: Callable[[], object]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def interleaved(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, Timing]:
+    """Fastest wall and CPU time of each action over `repeats` rounds that run them in turn."""
+    runs: dict[str, list[Timing]] = {name: [] for name in actions}
     for _ in range(repeats):
         for name, action in actions.items():
-            start = time.perf_counter()
-            action()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            runs[name].append(measure(action))
+    return {
+        name: Timing(min(t.wall for t in times), min(t.cpu for t in times))
+        for name, times in runs.items()
+    }
 
 
 def batches(frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -102,8 +126,10 @@ def run_promobot(champion: Any, challenger: Any, frame: pd.DataFrame) -> Any:
     )
 
 
-def mlflow_child(data_path: str, workdir: str, queue: Any) -> None:
+def mlflow_child(data_path: str, workdir: str, threads: int, queue: Any) -> None:
     """(c), in a child process: log both models, then time evaluate + validate."""
+    if threads:
+        threadpool_limits(threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     frame = pd.read_parquet(data_path)
@@ -117,7 +143,7 @@ def mlflow_child(data_path: str, workdir: str, queue: Any) -> None:
                 model, name=name, skops_trusted_types=list(HIST_GRADIENT_BOOSTING_TYPES)
             )
         models.append(mlflow.pyfunc.load_model(info.model_uri))
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     results = []
     for model in models:
         with mlflow.start_run(experiment_id=experiment):
@@ -135,19 +161,19 @@ def mlflow_child(data_path: str, workdir: str, queue: Any) -> None:
     except Exception as error:
         if type(error).__name__ != "ModelValidationFailedException":
             raise
-    elapsed = time.perf_counter() - start
+    timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((elapsed, peak_mb))
+    queue.put((timing, peak_mb))
 
 
-def run_mlflow(frame: pd.DataFrame, timeout: float) -> tuple[float, float] | None:
-    """(c)'s seconds and the child's peak memory in MB, or None when over `timeout`."""
+def run_mlflow(frame: pd.DataFrame, threads: int, timeout: float) -> tuple[Timing, float] | None:
+    """(c)'s time and the child's peak memory in MB, or None when over `timeout`."""
     with tempfile.TemporaryDirectory(prefix="promobot-bench-") as workdir:
         data_path = str(Path(workdir, "eval.parquet"))
         frame.to_parquet(data_path)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
-        child = context.Process(target=mlflow_child, args=(data_path, workdir, queue))
+        child = context.Process(target=mlflow_child, args=(data_path, workdir, threads, queue))
         child.start()
         child.join(timeout)
         if child.is_alive():
@@ -156,61 +182,66 @@ def run_mlflow(frame: pd.DataFrame, timeout: float) -> tuple[float, float] | Non
             return None
         if child.exitcode != 0 or queue.empty():
             raise RuntimeError(f"the MLflow run failed (exit code {child.exitcode})")
-        result: tuple[float, float] = queue.get()
+        result: tuple[Timing, float] = queue.get()
         return result
+
+
+def report_size(n: int, args: argparse.Namespace, champion: Any, challenger: Any) -> None:
+    frame = eval_frame(n, seed=2)
+    features = frame.drop(columns=["label"]).to_numpy()
+    times = interleaved(
+        {
+            "floor": lambda: (champion.predict_proba(features), challenger.predict_proba(features)),
+            "predict": lambda: (champion.predict(features), challenger.predict(features)),
+            "promobot": lambda: run_promobot(champion, challenger, frame),
+        },
+        args.repeats,
+    )
+    floor, ours = times["floor"], times["promobot"]
+    print(f"\nN = {n:,}                                     wall       cpu")
+    print(f"  (a) floor, predict_proba of both models: {floor.wall:7.3f} s {floor.cpu:7.3f} s")
+    predict = times["predict"]
+    print(f"      (predict of both models:             {predict.wall:7.3f} s {predict.cpu:7.3f} s)")
+    print(
+        f"  (b) promobot, whole comparison:          {ours.wall:7.3f} s {ours.cpu:7.3f} s"
+        f"   b/a = {ours.wall / floor.wall:.2f} wall, {ours.cpu / floor.cpu:.2f} cpu"
+    )
+    for name, metric in run_promobot(champion, challenger, frame).metrics.items():
+        print(
+            f"      {name:9s} {metric.champion:.4f} -> {metric.challenger:.4f}  "
+            f"delta {metric.delta:+.4f}  CI [{metric.ci_low:+.4f}, {metric.ci_high:+.4f}]  "
+            f"p {metric.p_value:.2g}  ({metric.method})"
+        )
+    mlflow_run = run_mlflow(frame, args.threads, args.mlflow_timeout)
+    if mlflow_run is None:
+        print(f"  (c) MLflow evaluate x2 + validate: did not finish in {args.mlflow_timeout:.0f} s")
+        return
+    mlflow_time, peak_mb = mlflow_run
+    print(
+        f"  (c) MLflow evaluate x2 + validate:       {mlflow_time.wall:7.3f} s "
+        f"{mlflow_time.cpu:7.3f} s   c/b = {mlflow_time.wall / ours.wall:.1f} wall, "
+        f"{mlflow_time.cpu / ours.cpu:.1f} cpu"
+    )
+    print(f"      (one run, no intervals; child peak RSS {peak_mb:,.0f} MB)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 1_000_000])
-    parser.add_argument("--mlflow-timeout", type=float, default=420.0)
+    parser.add_argument("--mlflow-timeout", type=float, default=600.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="0: the libraries' defaults")
     args = parser.parse_args()
+    if args.threads:
+        threadpool_limits(args.threads)
     champion, challenger = train_models(seed=1)
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"models: LogisticRegression vs HistGradientBoostingClassifier, {FEATURES} features")
+    threads = args.threads or "default"
+    print(f"LogisticRegression vs HistGradientBoostingClassifier, {FEATURES} features, ", end="")
+    print(f"threads: {threads}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for n in args.sizes:
-        frame = eval_frame(n, seed=2)
-        features = frame.drop(columns=["label"]).to_numpy()
-        times = interleaved(
-            {
-                "floor": lambda x=features: (
-                    champion.predict_proba(x),
-                    challenger.predict_proba(x),
-                ),
-                "predict": lambda x=features: (champion.predict(x), challenger.predict(x)),
-                "promobot": lambda f=frame: run_promobot(champion, challenger, f),
-            },
-            args.repeats,
-        )
-        floor, predict, ours = times["floor"], times["predict"], times["promobot"]
-        result = run_promobot(champion, challenger, frame)
-        print(f"\nN = {n:,}")
-        print(f"  (a) floor, predict_proba of both models: {floor:8.3f} s")
-        print(f"      (predict of both models:              {predict:8.3f} s)")
-        print(
-            f"  (b) promobot, whole comparison:           {ours:8.3f} s   b/a = {ours / floor:.2f}"
-        )
-        for name, metric in result.metrics.items():
-            print(
-                f"      {name:9s} {metric.champion:.4f} -> {metric.challenger:.4f}  "
-                f"delta {metric.delta:+.4f}  CI [{metric.ci_low:+.4f}, {metric.ci_high:+.4f}]  "
-                f"p {metric.p_value:.2g}  ({metric.method})"
-            )
-        mlflow_run = run_mlflow(frame, args.mlflow_timeout)
-        if mlflow_run is None:
-            limit = f"{args.mlflow_timeout:.0f} s"
-            print(f"  (c) MLflow evaluate x2 + validate: did not finish in {limit}")
-        else:
-            seconds, peak_mb = mlflow_run
-            print(
-                f"  (c) MLflow evaluate x2 + validate:        {seconds:8.3f} s   c/b = "
-                f"{seconds / ours:.1f}   (child peak RSS {peak_mb:,.0f} MB; no intervals)"
-            )
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"\npromobot process peak RSS: {peak_after:,.0f} MB (after training: {peak_before:,.0f} MB)"
-    )
+        report_size(n, args, champion, challenger)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npromobot process peak RSS: {peak:,.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

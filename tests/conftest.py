@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.github_sandbox", "tests.support.mlflow_models"]
+pytest_plugins = [
+    "tests.support.github_sandbox",
+    "tests.support.mlflow_models",
+    "tests.support.serving_models",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures").resolve()

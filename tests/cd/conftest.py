@@ -9,16 +9,12 @@ import pytest
 
 from bot.serving.runner import RunningServer, start_in_thread
 from bot.workflows.targets import CdSettings
-from tests.serving import conftest as serving_fixtures
-from tests.serving.conftest import Registry
 from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the tests here
     github_sandbox,
     rest_contract,
     webhook_contract,
 )
-
-registry = serving_fixtures.registry
-"""The scoring server tests' models (session-scoped): logistic, boosted, fragile, ..."""
+from tests.support.serving_models import Registry
 
 
 @pytest.fixture

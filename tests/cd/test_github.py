@@ -21,9 +21,9 @@ from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
 from bot.workflows.verify import VerifyAction, verify_deployment
 from tests.cd.support import GitOpsRepo, RecordingTarget, manifest_text
 from tests.cd.test_rollback import answering_version
-from tests.serving.conftest import Registry
 from tests.serving.support import EDGE_ROW
 from tests.support.github_sandbox import GitHubSandbox, make_checks, start_github_sandbox
+from tests.support.serving_models import Registry
 
 MANIFEST = "model-manifests/production/churn.yaml"
 

@@ -16,8 +16,8 @@ from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.history import read_history
 from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
 from tests.cd.support import GitOpsRepo
-from tests.serving.conftest import Registry
 from tests.serving.support import SAFE_ROWS
+from tests.support.serving_models import Registry
 
 
 def answering_version(server: RunningServer, model: str = "churn") -> str:

@@ -7,8 +7,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.targets.local import LocalTarget
-from tests.serving.conftest import Registry
 from tests.serving.support import SAFE_ROWS, make_manifest
+from tests.support.serving_models import Registry
 
 COLUMNS = ["a", "b", "c", "d"]
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from bot.cli.main import app
 from bot.serving.runner import RunningServer
 from bot.targets.local import LocalTarget
-from tests.serving.conftest import Registry
 from tests.serving.support import SAFE_ROWS, make_manifest
+from tests.support.serving_models import Registry
 
 # The command's own module, not the whole `promobot` app: the test pays only for what it runs.
 LAUNCH = "import typer; from bot.cli.serve_models import serve_models; typer.run(serve_models)"

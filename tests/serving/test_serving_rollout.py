@@ -11,8 +11,8 @@ from bot.errors import TargetError
 from bot.serving.api import ModelView
 from bot.serving.runner import RunningServer
 from bot.targets.local import CanaryCheck, LocalTarget
-from tests.serving.conftest import Registry
 from tests.serving.support import EDGE_ROW, SAFE_ROWS, Traffic, make_manifest
+from tests.support.serving_models import Registry
 
 
 def view(client: httpx.Client, environment: str = "production") -> ModelView:

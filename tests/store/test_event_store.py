@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.base import EventState, StoredEvent
+from bot.store.schema import events
 from bot.store.sql import SqlEventStore
 
 LEASE = 30.0
@@ -86,8 +89,24 @@ def test_events_with_one_key_are_never_claimed_together(store: SqlEventStore) ->
     first = claimed(store)
     assert claimed(store).delivery_id == "d3"
     assert claim(store) is None
+    assert [e.state for e in store.list_events()] == [
+        EventState.RUNNING,
+        EventState.WAITING,
+        EventState.RUNNING,
+    ]
     assert store.complete(first)
     assert claimed(store).delivery_id == "d2"
+
+
+def test_the_database_refuses_a_second_head_for_a_key(store: SqlEventStore) -> None:
+    """Whatever a future change gets wrong, two events of one key can never both run."""
+    add(store, "d1")
+    add(store, "d2")
+    claimed(store)
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:
+        connection.execute(
+            update(events).where(events.c.delivery_id == "d2").values(state="pending")
+        )
 
 
 def test_a_retried_event_keeps_later_events_of_its_key_waiting(
