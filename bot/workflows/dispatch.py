@@ -16,8 +16,11 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from bot.domain.manifest import RegistryKind
+from bot.errors import UserInputError
 from bot.forge.base import Forge, PullRequestInfo
 from bot.forge.github import GitHubForge
+from bot.registry.base import Registry
 from bot.registry.mlflow import MlflowRegistry
 from bot.server.handlers import Handler, ServiceContext
 from bot.settings import Settings, load_settings
@@ -60,6 +63,8 @@ class Workflows:
     settings: Settings
     on_push: Callable[[Pushed], None] | None = None
     enqueue: Enqueue | None = None
+    on_verdict: Callable[[str], None] | None = None
+    registries: Callable[[RegistryKind], Registry] | None = None
     clock: Callable[[], dt.datetime] = utcnow
 
     def handle(self, event: DomainEvent, delivery_id: str = "") -> None:
@@ -86,6 +91,24 @@ class Workflows:
                 self.on_push(event)
             case Tick():
                 self._tick(now)
+
+    def _propose(self, event: ModelVersionCreated, now: dt.datetime) -> None:
+        env = self.env
+        if event.registry is not RegistryKind.MLFLOW and self.registries is not None:
+            env = dataclasses.replace(env, registry=self.registries(event.registry))
+        environments = (event.environment,) if event.environment else self.settings.environments
+        for environment in environments:
+            result = propose(
+                env,
+                self.decisions,
+                event.model,
+                event.version,
+                environment,
+                now,
+                event.registry.value,
+            )
+            if result.verdict is not None and self.on_verdict is not None:
+                self.on_verdict(result.verdict.verdict.value)
 
     def _pull_request(self, event: PullRequestChanged, now: dt.datetime) -> None:
         if event.action in RECHECK_ACTIONS:
@@ -161,7 +184,12 @@ def build_workflow_handler(context: ServiceContext) -> Handler:
     """The handler `promobot serve` runs: events → workflows."""
     settings = load_settings()
     workflows = workflows_from_settings(settings, context.store.decisions)
-    workflows = dataclasses.replace(workflows, enqueue=context.store.add)
+    workflows = dataclasses.replace(
+        workflows,
+        enqueue=context.store.add,
+        on_verdict=context.metrics.record_verdict,
+        registries=_registry_for,
+    )
     if settings.apply_on_push:
         workflows = _with_apply(workflows)
 
@@ -171,6 +199,16 @@ def build_workflow_handler(context: ServiceContext) -> Handler:
         workflows.handle(event, stored.delivery_id)
 
     return handle
+
+
+def _registry_for(kind: RegistryKind) -> Registry:
+    """Registries other than MLflow, built when an event names one (Azure ML from Event Grid)."""
+    if kind is RegistryKind.AZUREML:
+        from bot.registry.azureml import AzureMLRegistry  # noqa: PLC0415 - Azure SDK only when used
+        from bot.targets.azure_settings import AzureSettings  # noqa: PLC0415
+
+        return AzureMLRegistry(AzureSettings())
+    raise UserInputError(f"no registry adapter for {kind.value!r}")
 
 
 def _with_apply(workflows: Workflows) -> Workflows:

@@ -72,9 +72,12 @@ def propose(
     version: str,
     environment: str,
     now: dt.datetime,
+    registry: str = "mlflow",
 ) -> ProposeResult:
-    """Evaluate `version` against the champion and open or update the promotion pull request."""
-    registry = "mlflow"
+    """Evaluate `version` against the champion and open or update the promotion pull request.
+
+    `registry` names where the version lives, for the decision log.
+    """
     if decisions is not None and (done := decisions.get(registry, model, version, environment)):
         return ProposeResult(
             ProposeOutcome.ALREADY_DECIDED, f"{model} v{version}: {done.outcome} before"
@@ -82,6 +85,7 @@ def propose(
     existing = _open_pr_version(env, model, environment)
     if existing and existing[1] and _version_key(existing[1]) > _version_key(version):
         return _record(
+            registry,
             decisions,
             model,
             version,
@@ -94,6 +98,7 @@ def propose(
     proposal = gather(env, model, version, environment)
     if proposal.champion is not None and proposal.champion.version == version:
         return _record(
+            registry,
             decisions,
             model,
             version,
@@ -108,16 +113,21 @@ def propose(
     log.info(
         "propose %s v%s in %s: %s (%s)", model, version, environment, result.outcome, result.detail
     )
-    return _record(decisions, model, version, environment, result)
+    return _record(registry, decisions, model, version, environment, result)
 
 
 def _record(
-    decisions: DecisionLog | None, model: str, version: str, environment: str, result: ProposeResult
+    registry: str,
+    decisions: DecisionLog | None,
+    model: str,
+    version: str,
+    environment: str,
+    result: ProposeResult,
 ) -> ProposeResult:
     if decisions is not None and result.outcome is not ProposeOutcome.BLOCKED:
         url = result.pull_request.url if result.pull_request else ""
         decisions.record(
-            "mlflow", model, version, environment, result.outcome.value, url or result.detail
+            registry, model, version, environment, result.outcome.value, url or result.detail
         )
     return result
 
