@@ -7,6 +7,7 @@ plug-ins. Settings come from `PROMOBOT_*` variables (`bot.server.settings`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -64,6 +65,9 @@ def serve(
         # One parseable line, so scripts and tests that pass --port 0 learn the port.
         print(f"promobot serve: listening on http://{host}:{bound}", flush=True)
         config = uvicorn.Config(app, log_level=log_level.lower(), access_log=access_log)
+        # Everything allocated so far lives as long as the process: keep it out of the
+        # garbage collector's full passes, which otherwise pause deliveries for ~50 ms.
+        gc.freeze()
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         store.close()

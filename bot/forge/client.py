@@ -8,10 +8,11 @@ retried the same way: bounded, with exponential backoff, on 5xx, on 429 and on
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from types import TracebackType
 from typing import Any, Self
 
-from github import Auth, Github, GithubRetry
+from github import Auth, Github, GithubIntegration, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import HTTPResponse
@@ -131,21 +132,69 @@ def read_private_key(settings: GitHubSettings) -> str:
         ) from error
 
 
+class InstallationAuth(Auth.Auth):
+    """A GitHub App installation's token, renewed `margin` before it expires.
+
+    PyGithub's own `AppInstallationAuth` renews 20 s before expiry and opens a
+    client nobody can close; this one fetches tokens through a `GithubIntegration`
+    the adapter owns, and renews early enough for a request and its retries.
+    """
+
+    def __init__(
+        self, integration: GithubIntegration, installation_id: int, margin: dt.timedelta
+    ) -> None:
+        self._integration = integration
+        self._installation_id = installation_id
+        self._margin = margin
+        self._current: tuple[str, dt.datetime] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            now = dt.datetime.now(dt.UTC)
+            if self._current is None or self._current[1] - self._margin <= now:
+                grant = self._integration.get_access_token(self._installation_id)
+                self._current = (grant.token, grant.expires_at)
+            return self._current[0]
+
+    @property
+    def _masked_token(self) -> str:
+        return "token (installation token removed)"
+
+    def close(self) -> None:
+        """Close the connections used to fetch tokens."""
+        self._integration.close()
+
+
 def make_auth(settings: GitHubSettings) -> Auth.Auth:
-    """A token, or an App installation whose token PyGithub refreshes before it expires."""
+    """A token, or an App installation whose token is renewed before it expires."""
     if settings.token is not None:
         return Auth.Token(settings.token.get_secret_value())
     assert settings.app_id is not None
     assert settings.installation_id is not None
-    app = Auth.AppAuth(settings.app_id, read_private_key(settings))
-    return app.get_installation_auth(settings.installation_id)
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(settings.app_id, read_private_key(settings)),
+        base_url=settings.base_url.rstrip("/"),
+        timeout=settings.timeout_seconds,
+        user_agent=USER_AGENT,
+        retry=make_retry(settings),
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    margin = dt.timedelta(seconds=settings.token_refresh_margin_seconds)
+    return InstallationAuth(integration, settings.installation_id, margin)
 
 
-def make_github(settings: GitHubSettings) -> Github:
+def make_github(settings: GitHubSettings, auth: Auth.Auth) -> Github:
     """A lazy PyGithub client: objects are fetched only when a field is read."""
     writes = settings.seconds_between_writes
     return Github(
-        auth=make_auth(settings),
+        auth=auth,
         base_url=settings.base_url.rstrip("/"),
         timeout=settings.timeout_seconds,
         user_agent=USER_AGENT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from github import Github, GithubException
+from github import GithubException
 from github.GithubObject import NotSet, Opt
 
 from bot.forge import promotion, revert
@@ -36,7 +36,7 @@ from bot.forge.base import (
     RevertResult,
     Review,
 )
-from bot.forge.client import make_github
+from bot.forge.client import InstallationAuth, make_auth, make_github
 from bot.forge.comments import list_comments, upsert_comment
 from bot.forge.convert import checks_snapshot, comment_info, pull_request_info, review_info
 from bot.forge.history import commits_since
@@ -58,14 +58,17 @@ CHECK_TEXT_LIMIT = 65_000
 class GitHubForge:
     """The one real `Forge`. Build it from `GitHubSettings`; close it when done."""
 
-    def __init__(self, settings: GitHubSettings, gh: Github | None = None) -> None:
+    def __init__(self, settings: GitHubSettings) -> None:
         self._settings = settings
-        self._gh = gh if gh is not None else make_github(settings)
+        self._auth = make_auth(settings)
+        self._gh = make_github(settings, self._auth)
         self._session = RepoSession(self._gh, settings)
 
     def close(self) -> None:
-        """Release the HTTP connections."""
+        """Release the HTTP connections, the token fetcher's too."""
         self._gh.close()
+        if isinstance(self._auth, InstallationAuth):
+            self._auth.close()
 
     @property
     def bot_login(self) -> str:

@@ -141,6 +141,11 @@ def _update_branch(
         session.create_branch(change.branch, commit)
         return _open_pull(session, change, commit, PromotionOutcome.CREATED)
     head_commit = session.get_commit(head)
+    if pull is None and head in session.closed_pull_heads(change.branch):
+        # The branch of a merged or closed promotion: its commits, a person's included, are
+        # kept by that pull request, so the next challenger starts the branch afresh.
+        session.move_branch(change.branch, commit)
+        return _open_pull(session, change, commit, PromotionOutcome.CREATED)
     if not is_bot_commit(
         message=str(head_commit["message"]),
         committer_email=head_commit["committer"].get("email"),

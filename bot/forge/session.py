@@ -180,6 +180,11 @@ class RepoSession:
             raise
         return str(data["object"]["sha"])
 
+    def closed_pull_heads(self, branch: str) -> set[str]:
+        """Head SHAs of the closed (or merged) pull requests from `branch`."""
+        pulls = self.repo.get_pulls(state="closed", head=f"{self.settings.owner}:{branch}")
+        return {pull.head.sha for pull in pulls if pull.head.ref == branch}
+
     def find_open_pull(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` in this repository, if any."""
         pulls = self.repo.get_pulls(state="open", head=f"{self.settings.owner}:{branch}")

@@ -41,6 +41,11 @@ class GitHubSettings(BaseModel):
         description="Login GitHub shows for the bot (`promobot[bot]` for an App); the bot "
         "recognises its own comments, commits and reviews by it.",
     )
+    token_refresh_margin_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="Renew an App installation token this long before it expires.",
+    )
     commit_name: str = Field(default="promobot", description="Git author name of bot commits.")
     commit_email: str = Field(
         default="promobot@users.noreply.github.com",

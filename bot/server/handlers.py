@@ -5,6 +5,10 @@ means the attempt failed: the error is logged with the delivery id and the event
 retried with backoff, then parked (`promobot events list --state parked`). Handlers must
 be idempotent: after a crash the same event may be handled again.
 
+The event itself is `bot.webhooks.events.event_from_payload(stored.payload)`: one of the
+domain events (`ModelVersionCreated`, `PullRequestChanged`, ..., `Tick`); `stored.kind`
+names it, `stored.delivery_id` and `stored.attempts` help logging and bug reports.
+
 `promobot serve` builds its handler with a factory named by `--handler module:function`,
 defaulting to `DEFAULT_HANDLER_FACTORY`. The workflows plug in by pointing that constant
 at their own factory (or by passing `--handler`); the factory gets a `ServiceContext`, so

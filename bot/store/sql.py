@@ -210,6 +210,8 @@ class SqlEventStore:
         have a head cannot change under us, so both are read once and decided here.
         """
         keys = sorted({values["key"] for values in batch})
+        if self._sql.insert_batch is not None:
+            return self._insert_batch_at_once(connection, keys, batch)
         self._lock_keys(connection, keys)
         ids = [values["delivery_id"] for values in batch]
         known = connection.exec_driver_sql(self._sql.known(len(ids), len(keys)), (*ids, *keys))
@@ -245,6 +247,27 @@ class SqlEventStore:
         if rows:
             connection.exec_driver_sql(self._sql.insert, rows)
         return stored
+
+    def _insert_batch_at_once(
+        self, connection: Connection, keys: list[str], batch: list[dict[str, Any]]
+    ) -> list[bool]:
+        """PostgreSQL: lock and insert in one pipeline, a single round trip."""
+        assert self._sql.lock_keys is not None
+        assert self._sql.insert_batch is not None
+        columns = ("delivery_id", "source", "kind", "key", "payload", "now")
+        arrays = tuple([values[column] for values in batch] for column in columns)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            driver.execute(self._sql.lock_keys, (keys,))
+            inserted = driver.execute(self._sql.insert_batch, arrays)
+        stored = {(source, delivery_id) for source, delivery_id in inserted.fetchall()}
+        answers = []
+        for values in batch:
+            identity = (values["source"], values["delivery_id"])
+            answers.append(identity in stored)
+            stored.discard(identity)
+        return answers
 
     def _lock_keys(self, connection: Connection, keys: list[str]) -> None:
         """On PostgreSQL, hold the keys' locks until commit, always in sorted order so two

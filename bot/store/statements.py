@@ -14,6 +14,7 @@ more CPU than the database work. Only bound parameters vary.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 EVENT_COLUMNS = (
@@ -46,6 +47,10 @@ class QueueSql:
     """available_at, id: a parked event becomes the head, or waits behind the key's head"""
     lock_keys: str | None
     """keys (a sorted list), or None where writers are serialised anyway"""
+    insert_batch: str | None = None
+    """PostgreSQL: a whole batch in one statement, run with its keys locked: arrays of
+    delivery_id, source, kind, key, payload (JSON text), created_at → (source, delivery_id)
+    of each row stored"""
 
     def known(self, ids: int, keys: int) -> str:
         """Rows `(source, delivery_id, NULL)` already stored for the first `ids` parameters
@@ -117,15 +122,39 @@ def _variant(placeholder: str, skip_locked: bool, lock_keys: str | None) -> Queu
     )
 
 
+# Rows already stored and repeats within the batch are left out; the first new row of a
+# key becomes its head unless the key has one; the rest wait, in the batch's order.
+_POSTGRES_INSERT_BATCH = (
+    "INSERT INTO promobot_events (delivery_id, source, kind, key, payload, state, attempts,"
+    " created_at, available_at)"
+    " SELECT delivery_id, source, kind, key, CAST(payload AS json),"
+    " CASE WHEN row_number() OVER (PARTITION BY key ORDER BY position) = 1"
+    " AND NOT EXISTS (SELECT 1 FROM promobot_events AS head"
+    " WHERE head.key = fresh.key AND head.state IN ('pending', 'running'))"
+    " THEN 'pending' ELSE 'waiting' END, 0, created_at, created_at"
+    " FROM (SELECT DISTINCT ON (source, delivery_id) * FROM unnest(CAST(%s AS text[]),"
+    " CAST(%s AS text[]), CAST(%s AS text[]), CAST(%s AS text[]), CAST(%s AS text[]),"
+    " CAST(%s AS float8[])) WITH ORDINALITY"
+    " AS batch(delivery_id, source, kind, key, payload, created_at, position)"
+    " WHERE NOT EXISTS (SELECT 1 FROM promobot_events AS known"
+    " WHERE known.source = batch.source AND known.delivery_id = batch.delivery_id)"
+    " ORDER BY source, delivery_id, position) AS fresh"
+    " ORDER BY position"
+    " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id"
+)
+
 QUEUE_SQL = {
     "sqlite": _variant("?", skip_locked=False, lock_keys=None),
-    "postgresql": _variant(
-        "%s",
-        skip_locked=True,
-        lock_keys=(
-            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
-            " FROM unnest(CAST(%s AS text[])) WITH ORDINALITY AS keys(key, position)"
-            " ORDER BY position"
+    "postgresql": dataclasses.replace(
+        _variant(
+            "%s",
+            skip_locked=True,
+            lock_keys=(
+                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
+                " FROM unnest(CAST(%s AS text[])) WITH ORDINALITY AS keys(key, position)"
+                " ORDER BY position"
+            ),
         ),
+        insert_batch=_POSTGRES_INSERT_BATCH,
     ),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -244,3 +245,54 @@ def test_the_store_survives_reopening(database_url: str, clock: FakeClock) -> No
     assert claimed(second).payload == {"x": [1, "two", None]}
     second.ping()
     second.close()
+
+
+def row(delivery: str, key: str, now: float) -> dict[str, Any]:
+    """One delivery as group commit hands it to the batch insert."""
+    return {
+        "delivery_id": delivery,
+        "source": "github",
+        "kind": "pushed",
+        "key": key,
+        "payload": json.dumps({"delivery": delivery}),
+        "now": now,
+    }
+
+
+def test_one_batch_queues_keys_in_order_and_skips_repeats(
+    store: SqlEventStore, clock: FakeClock
+) -> None:
+    """Group commit stores many deliveries at once: heads, waits and duplicates stay right.
+
+    Runs the batch insert directly, since which deliveries share a batch depends on timing.
+    """
+    add(store, "old", key="busy")
+    batch = [
+        row("old", "busy", clock.now),  # stored before: a redelivery
+        row("a1", "a", clock.now),
+        row("a1", "a", clock.now),  # the same delivery twice in one batch
+        row("b1", "busy", clock.now),
+        row("a2", "a", clock.now),
+    ]
+    with store.engine.begin() as connection:
+        answers = store._insert_events(connection, batch)
+    assert answers == [False, True, False, True, True]
+    states = {e.delivery_id: e.state for e in store.list_events()}
+    assert states == {
+        "old": EventState.PENDING,
+        "a1": EventState.PENDING,
+        "b1": EventState.WAITING,
+        "a2": EventState.WAITING,
+    }
+    assert [claimed(store).delivery_id for _ in range(2)] == ["old", "a1"]
+
+
+def test_concurrent_submissions_are_each_answered(store: SqlEventStore) -> None:
+    """Deliveries arriving together share commits, yet each learns whether it was new."""
+    futures = [
+        store.submit(f"d{index % 20}", "github", "pushed", f"k{index % 3}", {"i": index})
+        for index in range(40)
+    ]
+    answers = [future.result(timeout=30) for future in futures]
+    assert answers == [True] * 20 + [False] * 20
+    assert store.queue_depth() == 20

@@ -144,3 +144,21 @@ def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
         if p.head_ref.startswith("promobot/revert/")
     ]
     assert len(revert) == 1 and "rollback" in revert[0].labels
+
+
+def test_next_challenger_after_a_merged_promotion_with_a_human_commit(world: World) -> None:
+    """A person's commit on a merged promotion's branch is kept by that pull request, so it must
+    not block the next challenger forever."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
+    readme = repo.get_contents("README.md", ref=pr.head_ref)
+    repo.update_file("README.md", "note", "# models\n\nnote\n", readme.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    from bot.workflows.recheck import recheck
+
+    assert recheck(world.env, world.forge.get_pull_request(pr.number)).passed
+    _approve(world, "carol", pr.number)
+    assert gate(world.env, pr.number, NOW).merged_sha is not None
+    worse = propose(world.env, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
+    assert worse.outcome is ProposeOutcome.REJECTED, worse.detail
+    assert worse.pull_request is not None and worse.pull_request.number != pr.number

@@ -1,0 +1,95 @@
+"""Service settings from the environment, and `promobot serve`'s handler option."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bot.cli.serve import serve
+from bot.errors import UserInputError
+from bot.server.handlers import (
+    DEFAULT_HANDLER_FACTORY,
+    ServiceContext,
+    load_handler_factory,
+)
+from bot.server.metrics import ServiceMetrics
+from bot.server.settings import ServiceSettings, load_service_settings
+from bot.store.sql import SqlEventStore
+
+
+def test_settings_come_from_promobot_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Deployments configure the service with environment variables only."""
+    monkeypatch.delenv("PROMOBOT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PROMOBOT_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROMOBOT_GITHUB_WEBHOOK_SECRET", "s3cret-value")
+    monkeypatch.setenv("PROMOBOT_WORKERS", "7")
+    settings = load_service_settings(lease_seconds=12.5)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'promobot.db'}"
+    assert settings.workers == 7
+    assert settings.lease_seconds == 12.5
+    assert settings.github_webhook_secret is not None
+    assert settings.github_webhook_secret.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    assert settings.mlflow_webhook_secret is None
+
+
+def test_an_explicit_database_url_wins_over_the_state_dir(tmp_path: Path) -> None:
+    settings = ServiceSettings(state_dir=tmp_path, database_url="postgresql+psycopg://h/db")
+    assert settings.database_url == "postgresql+psycopg://h/db"
+
+
+def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMOBOT_WORKERS", "0")
+    with pytest.raises(UserInputError) as raised:
+        load_service_settings()
+    assert "workers" in str(raised.value)
+    assert "PROMOBOT_WORKERS" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no-colon", "not of the form module:function"),
+        ("bot.nowhere:build", "cannot be imported"),
+        ("bot.server.handlers:missing", "has no callable 'missing'"),
+    ],
+)
+def test_a_bad_handler_spec_is_a_clear_error(spec: str, message: str) -> None:
+    with pytest.raises(UserInputError, match=message):
+        load_handler_factory(spec)
+
+
+def test_serve_refuses_a_bad_handler_without_a_traceback(tmp_path: Path) -> None:
+    """`promobot serve --handler` is for plug-ins: a typo must read as a message."""
+    app = typer.Typer()
+    app.command()(serve)
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    result = CliRunner().invoke(app, ["--handler", "bot.nowhere:x", "--database-url", url])
+    assert result.exit_code == 2
+    assert "cannot be imported" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_the_default_handler_logs_each_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Until the workflows are connected, the service still consumes and logs its events."""
+    caplog.set_level(logging.INFO)
+    store = SqlEventStore(f"sqlite:///{tmp_path / 'e.db'}")
+    settings = ServiceSettings(state_dir=tmp_path)
+    handler = load_handler_factory(DEFAULT_HANDLER_FACTORY)(
+        ServiceContext(settings=settings, store=store, metrics=ServiceMetrics())
+    )
+    store.add("d-9", "github", "pushed", "ref:o/r@main", {})
+    event = store.claim("w", 10)
+    assert event is not None
+    handler(event)
+    store.close()
+    assert "delivery d-9" in caplog.text
+    assert "no workflow connected" in caplog.text
