@@ -21,7 +21,9 @@ events_app = typer.Typer(
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option(help="Event store URL [default: PROMOBOT_DATABASE_URL or SQLite]."),
+    typer.Option(
+        help="Event store URL (default: PROMOBOT_DATABASE_URL, else SQLite in the state dir)."
+    ),
 ]
 
 

@@ -32,11 +32,13 @@ def serve(
         typer.Option(help="Handler factory `module:function` (for tests and plug-ins)."),
     ] = DEFAULT_HANDLER_FACTORY,
     workers: Annotated[
-        int | None, typer.Option(help="Worker threads [default: PROMOBOT_WORKERS or 4].")
+        int | None, typer.Option(help="Worker threads (default: PROMOBOT_WORKERS, else 4).")
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option(help="Event store URL [default: PROMOBOT_DATABASE_URL or SQLite]."),
+        typer.Option(
+            help="Event store URL (default: PROMOBOT_DATABASE_URL, else SQLite in the state dir)."
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,

@@ -45,8 +45,11 @@ class ServiceContext:
 HandlerFactory = Callable[[ServiceContext], Handler]
 """Builds the handler once, when the service starts."""
 
-DEFAULT_HANDLER_FACTORY = "bot.server.handlers:build_logging_handler"
-"""What `promobot serve` runs without `--handler`; the workflows replace it."""
+DEFAULT_HANDLER_FACTORY = "bot.workflows.dispatch:build_workflow_handler"
+"""What `promobot serve` runs without `--handler`: events → propose, gate, commands, CD."""
+
+LOGGING_HANDLER_FACTORY = "bot.server.handlers:build_logging_handler"
+"""A handler that only logs: the service without any workflow (for trying the endpoints)."""
 
 
 def build_logging_handler(context: ServiceContext) -> Handler:

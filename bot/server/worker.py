@@ -112,6 +112,13 @@ class WorkerPool:
                 logger.exception("worker %s cannot reach the event store; retrying", worker)
                 event = None
                 self._stopping.wait(self._settings.poll_seconds)
+        if event is not None:
+            # Claimed along with the last completion: handle it rather than leave it to
+            # wait for its lease to expire; claim nothing more.
+            try:
+                self._handle(event, None)
+            except Exception:
+                logger.exception("worker %s: event %s left to its lease", worker, event.id)
 
     def _idle(self) -> None:
         with self._signal:

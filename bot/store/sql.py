@@ -204,10 +204,11 @@ class SqlEventStore:
         return finished, None if row is None else _to_event(row)
 
     def _insert_events(self, connection: Connection, batch: list[dict[str, Any]]) -> list[bool]:
-        """Insert a batch in a few round trips: each row its key's head or waiting behind it.
+        """Insert a batch: each new row its key's head or waiting behind it; per row, True
+        when stored, False for a delivery stored before (or repeated in the batch).
 
-        With the batch's keys locked, the rows already stored and the keys that already
-        have a head cannot change under us, so both are read once and decided here.
+        On SQLite, writers are serialised, so the rows already stored and the keys that
+        have a head cannot change under us: both are read once and decided here.
         """
         keys = sorted({values["key"] for values in batch})
         if self._sql.insert_batch is not None:

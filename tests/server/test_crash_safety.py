@@ -26,13 +26,12 @@ WORKERS = 4
 
 
 class Server:
-    """`promobot serve` (as `python -m bot.server`) in a process of its own."""
+    """`promobot serve` in a process of its own."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         command = [
-            sys.executable,
-            "-m",
-            "bot.server",
+            str(Path(sys.executable).with_name("promobot")),
+            "serve",
             "--port",
             "0",
             "--handler",

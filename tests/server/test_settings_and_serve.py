@@ -13,6 +13,7 @@ from bot.cli.serve import serve
 from bot.errors import UserInputError
 from bot.server.handlers import (
     DEFAULT_HANDLER_FACTORY,
+    LOGGING_HANDLER_FACTORY,
     ServiceContext,
     load_handler_factory,
 )
@@ -76,14 +77,14 @@ def test_serve_refuses_a_bad_handler_without_a_traceback(tmp_path: Path) -> None
     assert "Traceback" not in result.output
 
 
-def test_the_default_handler_logs_each_event(
+def test_the_logging_handler_logs_each_event(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Until the workflows are connected, the service still consumes and logs its events."""
+    """Without workflows (`--handler` set to it), the service still consumes and logs events."""
     caplog.set_level(logging.INFO)
     store = SqlEventStore(f"sqlite:///{tmp_path / 'e.db'}")
     settings = ServiceSettings(state_dir=tmp_path)
-    handler = load_handler_factory(DEFAULT_HANDLER_FACTORY)(
+    handler = load_handler_factory(LOGGING_HANDLER_FACTORY)(
         ServiceContext(settings=settings, store=store, metrics=ServiceMetrics())
     )
     store.add("d-9", "github", "pushed", "ref:o/r@main", {})
@@ -93,3 +94,19 @@ def test_the_default_handler_logs_each_event(
     store.close()
     assert "delivery d-9" in caplog.text
     assert "no workflow connected" in caplog.text
+
+
+def test_the_default_handler_runs_the_workflows_and_needs_github(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`promobot serve` connects the workflows; without GitHub settings it says what to set."""
+    from bot.errors import UserInputError
+
+    monkeypatch.delenv("PROMOBOT_GITHUB__REPOSITORY", raising=False)
+    store = SqlEventStore(f"sqlite:///{tmp_path / 'e.db'}")
+    context = ServiceContext(
+        settings=ServiceSettings(state_dir=tmp_path), store=store, metrics=ServiceMetrics()
+    )
+    with pytest.raises(UserInputError, match="GitHub is not configured"):
+        load_handler_factory(DEFAULT_HANDLER_FACTORY)(context)
+    store.close()
