@@ -177,18 +177,22 @@ def promotion_pull(
 def promote_better(scenario: Scenario) -> Any:
     say = scenario.narrator.say
     v2 = train(scenario.data, Recipe.BETTER, scenario.world.tracking_uri)
-    say(
-        f"registered {MODEL} v{v2.version}: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in v2.metrics.items())
-    )
+    say(f"registered {MODEL} v{v2.version}: " + _metrics(v2))
     pull = promotion_pull(scenario, v2.version)
-    statuses = (
-        scenario.github("alice").get_repo(REPO).get_commit(pull.head.sha).get_combined_status()
+    repo = scenario.github("alice").get_repo(REPO)
+    commit = repo.get_commit(pull.head.sha)
+    wait_until(
+        lambda: commit.get_combined_status().state != "pending",
+        "the policy status on the pull request",
+        60,
+        0.5,
     )
+    pull = repo.get_pull(pull.number)
+    teams = ", ".join(t.slug for t in pull.get_review_requests()[1]) or "none"
     say(f"the bot opened pull request #{pull.number}: {pull.html_url}")
     say(
-        f"policy status on {pull.head.sha[:7]}: {statuses.state}; reviewers requested: "
-        + ", ".join(t.slug for t in pull.get_review_requests()[1])
+        f"policy status on {pull.head.sha[:7]}: {commit.get_combined_status().state}; "
+        f"review requested from team(s): {teams}"
     )
     return pull, v2
 
@@ -228,15 +232,13 @@ def revert(scenario: Scenario, merge_sha: str) -> str:
 def reject_worse(scenario: Scenario) -> Any:
     say = scenario.narrator.say
     v3 = train(scenario.data, Recipe.WORSE, scenario.world.tracking_uri)
-    say(
-        f"registered {MODEL} v{v3.version}: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in v3.metrics.items())
-    )
-    pull = promotion_pull(scenario, v3.version)
-    say(
-        f"the bot opened #{pull.number} as a draft={pull.draft} with labels "
-        f"{[label.name for label in pull.labels]}: {pull.html_url}"
-    )
+    say(f"registered {MODEL} v{v3.version}: " + _metrics(v3))
+    pull = promotion_pull(scenario, v3.version, label="rejected")
+    labels = ", ".join(label.name for label in pull.labels)
+    say(f"the bot opened #{pull.number} as a draft ({labels}): {pull.html_url}")
+    failed = [line for line in pull.body.splitlines() if line.startswith("- [ ] **")]
+    for line in failed:
+        say(f"  {line.removeprefix('- [ ] ')}")
     return pull
 
 

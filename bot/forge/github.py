@@ -70,6 +70,12 @@ class GitHubForge:
         if isinstance(self._auth, InstallationAuth):
             self._auth.close()
 
+    def __enter__(self) -> GitHubForge:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @property
     def bot_login(self) -> str:
         return self._settings.bot_login
