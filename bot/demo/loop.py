@@ -188,7 +188,7 @@ def promote_better(scenario: Scenario) -> Any:
         0.5,
     )
     pull = repo.get_pull(pull.number)
-    teams = ", ".join(t.slug for t in pull.get_review_requests()[1]) or "none"
+    teams = ", ".join(t.slug for t in pull.requested_teams) or "none"
     say(f"the bot opened pull request #{pull.number}: {pull.html_url}")
     say(
         f"policy status on {pull.head.sha[:7]}: {commit.get_combined_status().state}; "

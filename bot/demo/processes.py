@@ -126,11 +126,11 @@ class Services:
             wait_until(ready, f"{service.name} at {service.ready_url}", timeout)
 
     def stop(self) -> None:
-        """Terminate every process (SIGTERM, then SIGKILL after 10 s)."""
+        """Stop every process, last started first (the bot before what it calls):
+        SIGTERM, then SIGKILL after 10 s."""
         for service in reversed(self.started):
             if service.process.poll() is None:
                 os.killpg(service.process.pid, signal.SIGTERM)
-        for service in reversed(self.started):
             try:
                 service.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

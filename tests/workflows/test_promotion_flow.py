@@ -46,6 +46,7 @@ def test_better_version_opens_one_pull_request_with_report_and_passing_status(
     assert pr.head_ref == promotion_branch(ENV, MODEL)
     assert "| f1 |" in pr.body and "paired" in pr.body
     assert pr.requested_teams == ("ml-reviewers",)
+    assert world.forge.get_pull_request(pr.number).requested_teams == ("ml-reviewers",)
     checks = world.forge.get_checks(pr.head_sha)
     assert checks.is_passing("promobot/policy") is True
     again = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
