@@ -202,6 +202,8 @@ def bot_environment(world: World) -> dict[str, str]:
         "PROMOBOT_GITHUB__PRIVATE_KEY_PATH": str(world.key_path),
         "PROMOBOT_GITHUB__INSTALLATION_ID": str(INSTALLATION_ID),
         "PROMOBOT_GITHUB__BOT_LOGIN": BOT_LOGIN,
+        # GitHub asks for a pause between writes; the sandbox does not need one.
+        "PROMOBOT_GITHUB__SECONDS_BETWEEN_WRITES": "0",
         "PROMOBOT_GITHUB_WEBHOOK_SECRET": world.github_secret,
         "PROMOBOT_MLFLOW_WEBHOOK_SECRET": world.mlflow_secret,
         "PROMOBOT_STATE_DIR": str(world.workdir / "bot-state"),

@@ -10,6 +10,7 @@ from bot.errors import UserInputError
 from bot.forge.base import PullRequestInfo
 from bot.workflows.gate import GateResult, gate, promotion_target
 from bot.workflows.inputs import Environment, read_policy
+from bot.workflows.recheck import recheck
 
 ROLLBACK_LABEL = "rollback"
 
@@ -78,6 +79,8 @@ def _run(
         result = gate(env, pr.number, now)
         env.forge.create_comment(pr.number, _explain(result))
         return CommandResult(command.value, "explained")
+    if command is Command.RECHECK and promotion_target(pr) is not None and not pr.merged:
+        recheck(env, pr)
     result = gate(env, pr.number, now, merge_requested=command is Command.MERGE)
     return CommandResult(command.value, _summary(result))
 

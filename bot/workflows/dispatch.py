@@ -113,7 +113,9 @@ class Workflows:
     def _pull_request(self, event: PullRequestChanged, now: dt.datetime) -> None:
         if event.action in RECHECK_ACTIONS:
             pr = self.env.forge.get_pull_request(event.number)
-            if _is_promotion(pr) and pr.head_sha == event.head_sha:
+            verdict = self.env.forge.get_checks(pr.head_sha).is_passing(self.env.status_context)
+            # The bot's own commits carry the verdict already; a person's push needs a new one.
+            if _is_promotion(pr) and pr.head_sha == event.head_sha and verdict is None:
                 recheck(self.env, pr)
         if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE}:
             gate(self.env, event.number, now)

@@ -27,6 +27,7 @@ from bot.workflows.inputs import Environment, read_manifest, read_policy
 log = logging.getLogger(__name__)
 
 STATUS_MARKER = "<!-- promobot:status -->"
+MERGE_MARKER = "<!-- promobot:merge-refused -->"
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,8 @@ def _merge(
             readiness, None, f"#{pr.number}: head moved; readiness is recomputed on the new head"
         )
     except ForgeNotMergeableError as exc:
-        env.forge.create_comment(pr.number, f"promobot could not merge: {exc.message}")
+        note = f"{MERGE_MARKER}\npromobot could not merge {pr.head_sha[:7]}: {exc.message}"
+        env.forge.upsert_comment(pr.number, MERGE_MARKER, note)
         return GateResult(readiness, None, f"#{pr.number}: not mergeable: {exc.message}")
     log.info("merged #%s as %s", pr.number, merged.sha)
     return GateResult(readiness, merged.sha, f"merged #{pr.number} as {merged.sha[:7]}")

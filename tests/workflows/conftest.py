@@ -79,6 +79,7 @@ def make_world(
         private_key=app_key_pem(),
         installation_id=INSTALLATION_ID,
         bot_login=BOT_LOGIN,
+        seconds_between_writes=0,
     )
     forge = GitHubForge(settings)
     data_root = tmp_path / "data"
