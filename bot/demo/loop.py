@@ -11,7 +11,7 @@ import httpx
 from github import Auth, Github
 from mlflow.tracking import MlflowClient
 
-from bot.demo.evaluation_stage import ENVIRONMENT, MODEL, DemoData, prepare_data, train
+from bot.demo.data import ENVIRONMENT, MODEL, DemoData, prepare_data, train
 from bot.demo.narration import Narrator
 from bot.demo.processes import wait_until
 from bot.demo.world import (
@@ -190,11 +190,21 @@ def promote_better(scenario: Scenario) -> Any:
     pull = repo.get_pull(pull.number)
     teams = ", ".join(t.slug for t in pull.requested_teams) or "none"
     say(f"the bot opened pull request #{pull.number}: {pull.html_url}")
+    say(f"its report: {save_report(scenario, pull)}")
     say(
         f"policy status on {pull.head.sha[:7]}: {commit.get_combined_status().state}; "
         f"review requested from team(s): {teams}"
     )
     return pull, v2
+
+
+def save_report(scenario: Scenario, pull: Any) -> Path:
+    """The bot's report from the pull request body, as a Markdown file to read."""
+    folder = scenario.world.workdir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"pull-{pull.number}.md"
+    path.write_text(str(pull.body), encoding="utf-8")
+    return path
 
 
 def approve_and_merge(scenario: Scenario, pull: Any) -> str:
@@ -236,6 +246,7 @@ def reject_worse(scenario: Scenario) -> Any:
     pull = promotion_pull(scenario, v3.version, label="rejected")
     labels = ", ".join(label.name for label in pull.labels)
     say(f"the bot opened #{pull.number} as a draft ({labels}): {pull.html_url}")
+    say(f"its report: {save_report(scenario, pull)}")
     failed = [line for line in pull.body.splitlines() if line.startswith("- [ ] **")]
     for line in failed:
         say(f"  {line.removeprefix('- [ ] ')}")

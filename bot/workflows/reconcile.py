@@ -27,8 +27,9 @@ def propose_missed_versions(
     decisions: DecisionLog | None,
     environments: Sequence[str],
     now: dt.datetime,
+    registry: str = "mlflow",
 ) -> list[ProposeResult]:
-    """Propose the newest undecided version of every model newer than what serves.
+    """Propose the newest version of every model when it is newer than what serves and undecided.
 
     Only models that already have a manifest in an environment are followed, so
     an unrelated model in a shared registry is never proposed by accident.
@@ -45,12 +46,14 @@ def propose_missed_versions(
                 continue
             if champion is None:
                 continue
-            candidates = [
+            newer = [
                 v.version
                 for v in env.registry.list_versions(model)
                 if _newer(v.version, champion.version)
-                and decisions.get("mlflow", model, v.version, environment) is None
             ]
-            if candidates:
-                results.append(propose(env, decisions, model, candidates[-1], environment, now))
+            # Only the newest version matters: older undecided ones are superseded by it.
+            if newer and decisions.get(registry, model, newer[-1], environment) is None:
+                results.append(
+                    propose(env, decisions, model, newer[-1], environment, now, registry)
+                )
     return results

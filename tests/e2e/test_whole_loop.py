@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.demo.evaluation_stage import prepare_data
+from bot.demo.data import prepare_data
 from bot.demo.loop import (
     MODEL,
     Scenario,

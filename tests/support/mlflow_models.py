@@ -7,7 +7,6 @@ registry copy the database file instead of re-running the migrations.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +37,6 @@ class TrainedRegistry:
 
     def version(self, recipe: Recipe) -> TrainedVersion:
         return self.versions[recipe]
-
-    def copy_to(self, folder: Path) -> TrainedRegistry:
-        """An independent copy (database and artifacts), for tests that add versions."""
-        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
-        db = folder / "mlflow.db"
-        return TrainedRegistry(folder, f"sqlite:///{db}", folder / "eval.parquet", self.versions)
 
 
 def build_registry(folder: Path) -> TrainedRegistry:

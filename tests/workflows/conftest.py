@@ -101,10 +101,7 @@ def repository_content(registry: TrainedRegistry, automerge: bool = True) -> dic
     return {
         "README.md": "# models\n",
         "policies/defaults.yaml": (PROJECT_ROOT / "policies" / "defaults.yaml").read_text(),
-        "policies/churn-team.yaml": team_policy(automerge).replace(
-            "deploy_windows: []", "deploy_windows: []"
-        )
-        + "evaluation: {dataset: churn-eval.parquet, label: churned}\n",
+        "policies/churn-team.yaml": team_policy(automerge),
         f"model-manifests/production/{MODEL}.yaml": champion_manifest(registry),
     }
 

@@ -163,3 +163,17 @@ def test_next_challenger_after_a_merged_promotion_with_a_human_commit(world: Wor
     worse = propose(world.env, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
     assert worse.outcome is ProposeOutcome.REJECTED, worse.detail
     assert worse.pull_request is not None and worse.pull_request.number != pr.number
+
+
+def test_reconciliation_proposes_a_missed_version_once(world: World, tmp_path: Path) -> None:
+    """MLflow does not redeliver: a tick proposes the newest undecided version, and only once."""
+    from bot.workflows.reconcile import propose_missed_versions
+
+    store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
+    first = propose_missed_versions(world.env, store.decisions, [ENV], NOW)
+    assert [r.outcome for r in first] == [ProposeOutcome.REJECTED]  # v3, the newest, is worse
+    assert propose_missed_versions(world.env, store.decisions, [ENV], NOW) == []
+    newest = _version(world, Recipe.WORSE)
+    decision = store.decisions.get("mlflow", MODEL, newest, ENV)
+    assert decision is not None and decision.outcome == "rejected"
+    store.close()
