@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot.domain.comparison import Comparison, Provenance, Task
+from bot.domain.manifest import RegistryKind
 from bot.domain.policy import GuardrailRule, ThresholdRule
 from bot.domain.verdict import decide
+from bot.registry.base import ModelVersionInfo
 from bot.report.render import ReportContext, render_report, render_template
 from tests.factories import make_metric, make_policy
 
@@ -34,7 +36,8 @@ def check_golden(name: str, text: str) -> None:
     if os.environ.get("PROMOBOT_UPDATE_GOLDEN") == "1":
         path.write_text(normalise(text))
     assert normalise(text) == path.read_text(), (
-        f"{name} changed; if intended, run PROMOBOT_UPDATE_GOLDEN=1 pytest tests/core/test_report.py"
+        f"{name} changed; if intended, run "
+        "PROMOBOT_UPDATE_GOLDEN=1 pytest tests/core/test_report.py"
     )
 
 
@@ -43,10 +46,16 @@ def comparison() -> Comparison:
         task=Task.BINARY,
         n=3000,
         metrics={
-            "accuracy": make_metric("accuracy", 0.7543, 0.8687, ci_half_width=0.0161, p_value=0.0004998),
+            "accuracy": make_metric(
+                "accuracy", 0.7543, 0.8687, ci_half_width=0.0161, p_value=0.0004998
+            ),
             "f1": make_metric("f1", 0.7584, 0.8645, ci_half_width=0.016, p_value=0.0004998),
-            "roc_auc": make_metric("roc_auc", 0.8361, 0.9427, ci_half_width=0.0122, p_value=4.7e-66),
-            "log_loss": make_metric("log_loss", 0.5013, 0.3047, ci_half_width=0.019, p_value=2.3e-86),
+            "roc_auc": make_metric(
+                "roc_auc", 0.8361, 0.9427, ci_half_width=0.0122, p_value=4.7e-66
+            ),
+            "log_loss": make_metric(
+                "log_loss", 0.5013, 0.3047, ci_half_width=0.019, p_value=2.3e-86
+            ),
         },
         notes=("precision and recall left out to keep the example short",),
         provenance=Provenance(
@@ -58,7 +67,10 @@ def comparison() -> Comparison:
             champion_run_id="bb1dd53d0fd64a14bb68cdc11c28010a",
             challenger_run_id="1271700700574e8f83bd4e5f8e5f64a5",
             code_version="0.1.0",
-            command="promobot evaluate --champion models:/churn-classifier/1 --challenger models:/churn-classifier/2 --data churn-eval.parquet --label churned",
+            command=(
+                "promobot evaluate --champion models:/churn-classifier/1 "
+                "--challenger models:/churn-classifier/2 --data churn-eval.parquet --label churned"
+            ),
         ),
     )
 
@@ -90,8 +102,19 @@ def test_pull_request_body_golden() -> None:
     verdict = decide(comparison(), POLICY)
     report = render_report(comparison(), verdict, CTX)
     body = render_template(
-        "pr_body.md.j2", None, ctx=CTX, verdict=verdict, report=report, policy=POLICY,
-        challenger=type("Info", (), {"uri": "models:/churn-classifier/2", "run_id": "1271700700574e8f83bd4e5f8e5f64a5"})(),
+        "pr_body.md.j2",
+        None,
+        ctx=CTX,
+        verdict=verdict,
+        report=report,
+        policy=POLICY,
+        challenger=ModelVersionInfo(
+            registry=RegistryKind.MLFLOW,
+            model="churn-classifier",
+            version="2",
+            uri="models:/churn-classifier/2",
+            run_id="1271700700574e8f83bd4e5f8e5f64a5",
+        ),
     )
     check_golden("pr-body.md", body)
 
