@@ -207,7 +207,18 @@ def bench_backend(
     with server(ceiling_command, env) as (host, port):
         ceilings = measure(host, port, bodies, rates, seconds)
     print(f"[{name}] promobot ...", file=sys.stderr, flush=True)
-    promobot_command = [sys.executable, "-m", "bot.server", "--port", "0", "--log-level", "warning"]
+    # Ingest only: the logging handler, so the figures measure the endpoint, not the workflows.
+    promobot_command = [
+        sys.executable,
+        "-m",
+        "bot.server",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        "--handler",
+        "bot.server.handlers:build_logging_handler",
+    ]
     with server(promobot_command, env) as (host, port):
         promobots = measure(host, port, bodies, rates, seconds)
     rows = []

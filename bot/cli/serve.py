@@ -56,12 +56,12 @@ def serve(
         raise typer.Exit(2) from None
     metrics = ServiceMetrics()
     try:
-        app = create_app(
-            settings,
-            factory(ServiceContext(settings=settings, store=store, metrics=metrics)),
-            store=store,
-            metrics=metrics,
-        )
+        try:
+            built = factory(ServiceContext(settings=settings, store=store, metrics=metrics))
+        except PromobotError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        app = create_app(settings, built, store=store, metrics=metrics)
         listener = _listen(host, port)
         bound = listener.getsockname()[1]
         # One parseable line, so scripts and tests that pass --port 0 learn the port.

@@ -110,3 +110,20 @@ def test_the_default_handler_runs_the_workflows_and_needs_github(
     with pytest.raises(UserInputError, match="GitHub is not configured"):
         load_handler_factory(DEFAULT_HANDLER_FACTORY)(context)
     store.close()
+
+
+def test_serve_without_github_settings_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A misconfigured service says what to set, with no traceback, and exits 2."""
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    monkeypatch.delenv("PROMOBOT_GITHUB__REPOSITORY", raising=False)
+    result = CliRunner().invoke(
+        app, ["serve", "--port", "0", "--database-url", f"sqlite:///{tmp_path / 'e.db'}"]
+    )
+    assert result.exit_code == 2
+    assert "GitHub is not configured" in result.output
+    assert "Traceback" not in result.output
