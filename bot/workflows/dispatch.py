@@ -72,10 +72,7 @@ class Workflows:
         now = self.clock()
         match event:
             case ModelVersionCreated():
-                for environment in (
-                    (event.environment,) if event.environment else self.settings.environments
-                ):
-                    propose(self.env, self.decisions, event.model, event.version, environment, now)
+                self._propose(event, now)
             case PullRequestChanged():
                 self._pull_request(event, now)
             case ReviewSubmitted():

@@ -177,3 +177,22 @@ def test_reconciliation_proposes_a_missed_version_once(world: World, tmp_path: P
     decision = store.decisions.get("mlflow", MODEL, newest, ENV)
     assert decision is not None and decision.outcome == "rejected"
     store.close()
+
+
+def test_service_routes_a_new_version_to_propose_and_counts_the_verdict(world: World) -> None:
+    """The service's dispatcher: a registry event becomes a proposal, its verdict a metric."""
+    from bot.domain.manifest import RegistryKind
+    from bot.settings import Settings
+    from bot.webhooks.events import ModelVersionCreated
+    from bot.workflows.dispatch import Workflows
+
+    verdicts: list[str] = []
+    workflows = Workflows(
+        env=world.env, decisions=None, settings=Settings(), on_verdict=verdicts.append
+    )
+    event = ModelVersionCreated(
+        registry=RegistryKind.MLFLOW, model=MODEL, version=_version(world, Recipe.BETTER)
+    )
+    workflows.handle(event, "delivery-1")
+    assert verdicts == ["promote"]
+    assert len(world.forge.list_promotion_pull_requests()) == 1
