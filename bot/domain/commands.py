@@ -46,8 +46,3 @@ def parse_command(body: str) -> Parsed | None:
 def usage() -> str:
     """The list of commands, for replies to unknown ones."""
     return "commands: " + ", ".join(f"`/promobot {c.value}`" for c in Command)
-
-
-def is_authorised(can_write: bool, in_policy_team: bool) -> bool:
-    """People with write permission or in the policy's teams may command the bot."""
-    return can_write or in_policy_team

@@ -21,7 +21,7 @@ from azure.core.rest import HttpRequest
 
 from bot.domain.manifest import RegistryKind
 from bot.errors import PromobotError, UnknownModelVersion
-from bot.registry.base import ModelVersionInfo
+from bot.registry.base import ModelVersionInfo, version_sort_key
 from bot.targets.azure_settings import (
     AzureSettings,
     bearer_policy,
@@ -73,7 +73,7 @@ class AzureMLRegistry:
         except AzureError as exc:
             raise self._error(f"cannot list versions of {model}", exc) from exc
         infos = [self._info(mv) for mv in found]
-        return sorted(infos, key=lambda info: _version_key(info.version))
+        return sorted(infos, key=lambda info: version_sort_key(info.version))
 
     def list_models(self) -> list[str]:
         """Names of all registered models."""
@@ -176,7 +176,3 @@ def _utc(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return None
-
-
-def _version_key(version: str) -> tuple[int, int | str]:
-    return (0, int(version)) if version.isdigit() else (1, version)

@@ -26,6 +26,11 @@ class ModelVersionInfo(BaseModel):
     created_at: dt.datetime | None = Field(default=None, description="Registration time (UTC).")
 
 
+def version_sort_key(version: str) -> tuple[int, int | str]:
+    """Registry versions in order: numbers numerically, then any other names."""
+    return (0, int(version)) if version.isdigit() else (1, version)
+
+
 class Registry(Protocol):
     """Reads model versions and moves aliases. One real adapter per registry."""
 

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from bot.domain.manifest import RegistryKind
 from bot.errors import UnknownModelVersion
-from bot.registry.base import ModelVersionInfo
+from bot.registry.base import ModelVersionInfo, version_sort_key
 
 
 class MlflowRegistry:
@@ -39,7 +39,7 @@ class MlflowRegistry:
         except MlflowException as exc:
             raise UnknownModelVersion(f"cannot list versions of {model!r}: {exc}") from exc
         infos = [self._info(mv) for mv in found]
-        return sorted(infos, key=lambda i: _version_key(i.version))
+        return sorted(infos, key=lambda i: version_sort_key(i.version))
 
     def list_models(self) -> list[str]:
         """Names of all registered models."""
@@ -100,7 +100,3 @@ class MlflowRegistry:
 
 def _quote(name: str) -> str:
     return name.replace("'", "\\'")
-
-
-def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (0, version)

@@ -81,9 +81,13 @@ def check_change(
             "changes policies/ and model-manifests/ together; open one pull request for each"
         )
         return report
+    # The policies at the base are read once, whatever the number of manifests.
+    policy_texts = {
+        p: read_base(p) or "" for p in list_base("policies") if p.endswith((".yaml", ".yml"))
+    }
     for path in manifests:
         _check_manifest(
-            data_root, tracking_uri, registry, path, read_head, read_base, list_base, report
+            data_root, tracking_uri, registry, path, read_head, read_base, policy_texts, report
         )
     return report
 
@@ -95,7 +99,7 @@ def _check_manifest(
     path: str,
     read_head: ReadFile,
     read_base: ReadFile,
-    list_base: ListFiles,
+    policy_texts: dict[str, str],
     report: CheckReport,
 ) -> None:
     text = read_head(path)
@@ -106,10 +110,7 @@ def _check_manifest(
         head = load_manifest_text(text, path)
         base_text = read_base(path)
         base = None if base_text is None else load_manifest_text(base_text, path)
-        texts = {
-            p: read_base(p) or "" for p in list_base("policies") if p.endswith((".yaml", ".yml"))
-        }
-        policy = resolve_policy(load_policy_texts(texts), head.model, head.environment)
+        policy = resolve_policy(load_policy_texts(policy_texts), head.model, head.environment)
         challenger = registry.get_version(head.model, head.version)
         champion = None if base is None else registry.get_version(base.model, base.version)
     except (InvalidFile, PolicyResolutionError, UserInputError, UnknownModelVersion) as exc:

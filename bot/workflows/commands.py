@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.domain.commands import Command, Parsed, is_authorised, parse_command, usage
+from bot.domain.commands import Command, Parsed, parse_command, usage
 from bot.errors import UserInputError
-from bot.forge.base import PullRequestInfo
-from bot.workflows.gate import GateResult, gate, promotion_target
+from bot.forge.base import PullRequestInfo, promotion_of
+from bot.workflows.gate import GateResult, gate
 from bot.workflows.inputs import Environment, read_policy
 from bot.workflows.recheck import recheck
 
@@ -28,7 +28,7 @@ def _authorised(env: Environment, pr: PullRequestInfo, user: str) -> bool:
         return False
     if env.forge.collaborator_permission(user).can_write:
         return True
-    target = promotion_target(pr)
+    target = promotion_of(pr.head_ref)
     if target is None:
         return False
     try:
@@ -46,7 +46,7 @@ def handle_comment(
     if parsed is None or user.lower() == env.forge.bot_login.lower():
         return None
     pr = env.forge.get_pull_request(number)
-    if not is_authorised(_authorised(env, pr, user), False):
+    if not _authorised(env, pr, user):
         env.forge.create_comment(
             number,
             f"@{user} only people with write access or in the policy's teams can command promobot.",
@@ -79,14 +79,14 @@ def _run(
         result = gate(env, pr.number, now)
         env.forge.create_comment(pr.number, _explain(result))
         return CommandResult(command.value, "explained")
-    if command is Command.RECHECK and promotion_target(pr) is not None and not pr.merged:
+    if command is Command.RECHECK and promotion_of(pr.head_ref) is not None and not pr.merged:
         recheck(env, pr)
     result = gate(env, pr.number, now, merge_requested=command is Command.MERGE)
     return CommandResult(command.value, _summary(result))
 
 
 def _hold_label(env: Environment, pr: PullRequestInfo) -> str:
-    target = promotion_target(pr)
+    target = promotion_of(pr.head_ref)
     if target is None:
         return "promobot:hold"
     try:
@@ -115,7 +115,7 @@ def _explain(result: GateResult) -> str:
 
 
 def _rollback(env: Environment, pr: PullRequestInfo, user: str) -> CommandResult:
-    if not pr.merged or promotion_target(pr) is None:
+    if not pr.merged or promotion_of(pr.head_ref) is None:
         env.forge.create_comment(
             pr.number, f"@{user} `/promobot rollback` works on a merged promotion pull request."
         )

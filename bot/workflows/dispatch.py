@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from bot.domain.manifest import RegistryKind
 from bot.errors import UserInputError
-from bot.forge.base import Forge, PullRequestInfo
+from bot.forge.base import Forge, PullRequestInfo, promotion_of
 from bot.forge.github import GitHubForge
 from bot.registry.base import Registry
 from bot.registry.mlflow import MlflowRegistry
@@ -37,7 +37,7 @@ from bot.webhooks.events import (
     Tick,
 )
 from bot.workflows.commands import handle_comment
-from bot.workflows.gate import gate, promotion_target
+from bot.workflows.gate import gate
 from bot.workflows.inputs import Environment, utcnow
 from bot.workflows.propose import propose
 from bot.workflows.recheck import recheck
@@ -158,7 +158,7 @@ class Workflows:
 
 
 def _is_promotion(pr: PullRequestInfo) -> bool:
-    return promotion_target(pr) is not None
+    return promotion_of(pr.head_ref) is not None
 
 
 def workflows_from_settings(
@@ -217,8 +217,3 @@ def _with_apply(workflows: Workflows) -> Workflows:
         apply_on_push(workflows.settings, workflows.env.forge, event)
 
     return dataclasses.replace(workflows, on_push=on_push)
-
-
-def describe_event(payload: dict[str, Any]) -> str:
-    """One line naming an event, for logs."""
-    return f"{payload.get('kind')} {payload.get('model') or payload.get('number') or ''}".strip()

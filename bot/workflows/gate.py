@@ -7,18 +7,17 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain.comparison import METRIC_DIRECTIONS, Direction
-from bot.domain.manifest import ModelManifest
+from bot.domain.manifest import ModelManifest, manifest_path
 from bot.domain.policy import Policy
 from bot.domain.promotion import describe
 from bot.domain.readiness import MergeFacts, Readiness, ReviewFact, merge_readiness
 from bot.errors import UserInputError
 from bot.forge.base import (
-    PROMOTION_BRANCH_PREFIX,
-    REVERT_BRANCH_PREFIX,
     CommitState,
     ForgeHeadMovedError,
     ForgeNotMergeableError,
     PullRequestInfo,
+    promotion_of,
 )
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.report.render import render_template
@@ -37,16 +36,6 @@ class GateResult:
     readiness: Readiness | None
     merged_sha: str | None
     detail: str
-
-
-def promotion_target(pr: PullRequestInfo) -> tuple[str, str] | None:
-    """(environment, model) of a promotion branch `promobot/<environment>/<model>`."""
-    if not pr.head_ref.startswith(PROMOTION_BRANCH_PREFIX) or pr.head_ref.startswith(
-        REVERT_BRANCH_PREFIX
-    ):
-        return None
-    parts = pr.head_ref.removeprefix(PROMOTION_BRANCH_PREFIX).split("/")
-    return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
 def qualified_reviewers(env: Environment, policy: Policy, logins: set[str]) -> frozenset[str]:
@@ -114,7 +103,7 @@ def head_manifest(
     env: Environment, pr: PullRequestInfo, environment: str, model: str
 ) -> ModelManifest:
     """The manifest as the pull request's head has it."""
-    path = f"model-manifests/{environment}/{model}.yaml"
+    path = manifest_path(environment, model)
     text = env.forge.read_file(path, pr.head_sha)
     if text is None:
         raise UserInputError(f"{path} is missing on {pr.head_ref}")
@@ -129,7 +118,7 @@ def gate(
 ) -> GateResult:
     """Recompute readiness of promotion pull request `number`; merge when ready and allowed."""
     pr = env.forge.get_pull_request(number)
-    target = promotion_target(pr)
+    target = promotion_of(pr.head_ref)
     if target is None or pr.merged or pr.state.value != "open":
         return GateResult(None, None, f"#{number} is not an open promotion pull request")
     environment, model = target

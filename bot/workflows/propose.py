@@ -7,11 +7,13 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from bot.domain.manifest import manifest_path
 from bot.domain.policy import OnRejected
 from bot.domain.verdict import Outcome, Verdict, decide
 from bot.forge.base import CommitState, PromotionOutcome, PullRequestInfo, promotion_branch
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.formats.writing import dump_manifest
+from bot.registry.base import version_sort_key
 from bot.report.render import ReportContext, render_report, render_template
 from bot.store.base import DecisionLog
 from bot.workflows.inputs import Environment, Proposal, gather, proposed_manifest
@@ -44,21 +46,15 @@ class ProposeResult:
     pull_request: PullRequestInfo | None = None
 
 
-def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (0, version)
-
-
 def _open_pr_version(
     env: Environment, model: str, environment: str
 ) -> tuple[PullRequestInfo, str] | None:
-    branch = promotion_branch(environment, model)
+    branch, path = promotion_branch(environment, model), manifest_path(environment, model)
     for pr in env.forge.list_promotion_pull_requests():
         if pr.head_ref == branch:
-            text = env.forge.read_file(f"model-manifests/{environment}/{model}.yaml", pr.head_sha)
+            text = env.forge.read_file(path, pr.head_sha)
             try:
-                version = load_manifest_text(
-                    text or "", f"model-manifests/{environment}/{model}.yaml"
-                ).version
+                version = load_manifest_text(text or "", path).version
             except InvalidFile:
                 return pr, ""
             return pr, version
@@ -83,7 +79,7 @@ def propose(
             ProposeOutcome.ALREADY_DECIDED, f"{model} v{version}: {done.outcome} before"
         )
     existing = _open_pr_version(env, model, environment)
-    if existing and existing[1] and _version_key(existing[1]) > _version_key(version):
+    if existing and existing[1] and version_sort_key(existing[1]) > version_sort_key(version):
         return _record(
             registry,
             decisions,
