@@ -7,7 +7,6 @@ version in the registry with its run's metrics.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
+from bot.recipe import Recipe
+
 LABEL = "churned"
-
-
-class Recipe(enum.StrEnum):
-    """How good the trained model is meant to be."""
-
-    BASELINE = "baseline"
-    BETTER = "better"
-    WORSE = "worse"
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.errors import PromobotError
+from bot.recipe import Recipe
 from bot.settings import load_settings
-
-
-class Recipe(StrEnum):
-    """How good the example job's model is meant to be (see bot.training)."""
-
-    BASELINE = "baseline"
-    BETTER = "better"
-    WORSE = "worse"
 
 
 def _fail(error: PromobotError) -> typer.Exit:
@@ -106,7 +98,7 @@ def train(
     frame = training.churn_data(rows)
     split = rows * 2 // 3
     trained = training.train_and_register(
-        tracking_uri, model, training.Recipe(recipe.value), frame.iloc[:split], frame.iloc[split:]
+        tracking_uri, model, recipe, frame.iloc[:split], frame.iloc[split:]
     )
     if print_version:
         typer.echo(trained.version)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.recipe import Recipe
 from bot.training import (
-    Recipe,
     TrainedVersion,
     churn_data,
     train_and_register,

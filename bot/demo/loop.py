@@ -28,7 +28,8 @@ from bot.domain.manifest import Deployment, ModelManifest, Source, manifest_path
 from bot.errors import PromobotError
 from bot.formats.writing import dump_manifest
 from bot.gitrepo import GitRepo
-from bot.training import Recipe, TrainedVersion
+from bot.recipe import Recipe
+from bot.training import TrainedVersion
 from bot.workflows.apply import apply_changes
 from bot.workflows.history import read_history
 from bot.workflows.targets import CdSettings, RegistryPool, TargetPool

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.recipe import Recipe
 from bot.training import (
     LABEL,
-    Recipe,
     TrainedVersion,
     churn_data,
     train_and_register,

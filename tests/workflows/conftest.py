@@ -13,8 +13,8 @@ from bot.domain.manifest import Deployment, ModelManifest, Source
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
 from bot.formats.writing import dump_manifest
+from bot.recipe import Recipe
 from bot.registry.mlflow import MlflowRegistry
-from bot.training import Recipe
 from bot.workflows.inputs import Environment
 from tests.conftest import PROJECT_ROOT
 from tests.support.github_sandbox import (

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.training import Recipe
+from bot.recipe import Recipe
 from tests.conftest import PROJECT_ROOT
 from tests.support.mlflow_models import MODEL, TrainedRegistry
 from tests.workflows.conftest import champion_manifest

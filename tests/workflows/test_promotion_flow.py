@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from bot.forge.base import promotion_branch
+from bot.recipe import Recipe
 from bot.store.sql import SqlEventStore
-from bot.training import Recipe
 from bot.workflows.commands import handle_comment
 from bot.workflows.gate import STATUS_MARKER, gate
 from bot.workflows.propose import ProposeOutcome, propose
