@@ -108,14 +108,14 @@ class Workflows:
                 self.on_verdict(result.verdict.verdict.value)
 
     def _pull_request(self, event: PullRequestChanged, now: dt.datetime) -> None:
+        pr = None
         if event.action in RECHECK_ACTIONS:
             pr = self.env.forge.get_pull_request(event.number)
-            verdict = self.env.forge.get_checks(pr.head_sha).is_passing(self.env.status_context)
             # The bot's own commits carry the verdict already; a person's push needs a new one.
-            if _is_promotion(pr) and pr.head_sha == event.head_sha and verdict is None:
+            if _is_promotion(pr) and pr.head_sha == event.head_sha and _no_verdict(self.env, pr):
                 recheck(self.env, pr)
         if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE}:
-            gate(self.env, event.number, now)
+            gate(self.env, event.number, now, pr=pr)
 
     def _check_run(self, event: CheckRunCompleted, now: dt.datetime) -> None:
         for number in event.pull_numbers:
@@ -155,6 +155,10 @@ class Workflows:
         """Deploy windows open with time; versions whose webhook was lost get proposed."""
         self._gate_heads(None, now, f"tick:{now:%Y%m%dT%H%M%S}")
         propose_missed_versions(self.env, self.decisions, self.settings.environments, now)
+
+
+def _no_verdict(env: Environment, pr: PullRequestInfo) -> bool:
+    return env.forge.get_checks(pr.head_sha).is_passing(env.status_context) is None
 
 
 def _is_promotion(pr: PullRequestInfo) -> bool:

@@ -114,10 +114,18 @@ def head_manifest(
 
 
 def gate(
-    env: Environment, number: int, now: dt.datetime, *, merge_requested: bool = False
+    env: Environment,
+    number: int,
+    now: dt.datetime,
+    *,
+    merge_requested: bool = False,
+    pr: PullRequestInfo | None = None,
 ) -> GateResult:
-    """Recompute readiness of promotion pull request `number`; merge when ready and allowed."""
-    pr = env.forge.get_pull_request(number)
+    """Recompute readiness of promotion pull request `number`; merge when ready and allowed.
+
+    `pr` is the pull request as the caller just read it, to save reading it again.
+    """
+    pr = pr if pr is not None else env.forge.get_pull_request(number)
     target = promotion_of(pr.head_ref)
     if target is None or pr.merged or pr.state.value != "open":
         return GateResult(None, None, f"#{number} is not an open promotion pull request")
