@@ -17,11 +17,10 @@ import typer
 import uvicorn
 
 from bot.errors import PromobotError
-from bot.server.app import create_app
+from bot.server.app import create_app, open_event_store
 from bot.server.handlers import DEFAULT_HANDLER_FACTORY, ServiceContext, load_handler_factory
 from bot.server.metrics import ServiceMetrics
 from bot.server.settings import load_service_settings
-from bot.store.sql import SqlEventStore
 
 
 def serve(
@@ -50,7 +49,7 @@ def serve(
     try:
         settings = load_service_settings(workers=workers, database_url=database_url)
         factory = load_handler_factory(handler)
-        store = SqlEventStore(settings.database_url)
+        store = open_event_store(settings)
     except PromobotError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -47,6 +47,11 @@ class Service:
     ingest: Ingest
 
 
+def open_event_store(settings: ServiceSettings) -> SqlEventStore:
+    """The event store the settings name, answering deliveries as `ack_after` says."""
+    return SqlEventStore(settings.database_url, flush_deliveries=settings.ack_after == "flush")
+
+
 def create_app(
     settings: ServiceSettings,
     handler: Handler,
@@ -56,7 +61,7 @@ def create_app(
 ) -> FastAPI:
     """The service app; its workers run `handler` on every stored event."""
     owns_store = store is None
-    store = store if store is not None else SqlEventStore(settings.database_url)
+    store = store if store is not None else open_event_store(settings)
     metrics = metrics if metrics is not None else ServiceMetrics()
     metrics.watch_queue_depth(store.queue_depth)
     workers = WorkerPool(store, handler, settings, metrics)

@@ -2,7 +2,8 @@
 
 `decode_*` authenticate (always first, on the raw bytes) and parse; a refused delivery
 is logged without its body. `accept` stores what was decoded and answers as soon as it
-is durable: nothing here waits for the workflows.
+is committed (on disk too, with `ack_after = "flush"`): nothing here waits for the
+workflows.
 """
 
 from __future__ import annotations

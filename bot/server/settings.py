@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,9 @@ from bot.errors import UserInputError
 from bot.store.engine import sqlite_url
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+
+AckAfter = Literal["commit", "flush"]
+"""When a delivery is answered: once its event is committed, or once it is also on disk."""
 
 
 def default_state_dir() -> Path:
@@ -48,6 +51,14 @@ class ServiceSettings(BaseModel):
     azure_shared_key: SecretStr | None = Field(
         default=None,
         description="Key Event Grid sends as `aeg-sas-key` header or `?key=` query parameter.",
+    )
+    ack_after: AckAfter = Field(
+        default="commit",
+        description=(
+            "`commit`: answer once the event is committed (it survives a crash of promobot;"
+            " the database puts it on disk within about a second). `flush`: answer once it"
+            " is on disk (it survives a power cut too; each answer waits for the disk)."
+        ),
     )
     workers: int = Field(default=4, ge=1, le=64, description="Worker threads per replica.")
     lease_seconds: float = Field(
@@ -95,6 +106,7 @@ class _ServiceEnvironment(BaseSettings):
     github_webhook_secret: SecretStr | None = None
     mlflow_webhook_secret: SecretStr | None = None
     azure_shared_key: SecretStr | None = None
+    ack_after: AckAfter | None = None
     workers: int | None = None
     lease_seconds: float | None = None
     max_attempts: int | None = None

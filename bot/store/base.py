@@ -66,7 +66,7 @@ class EventStore(Protocol):
     def submit(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
     ) -> Future[bool]:
-        """`add` without waiting: the future resolves (to `add`'s answer) once durable."""
+        """`add` without waiting: the future resolves (to `add`'s answer) once committed."""
         ...
 
     def claim(self, worker: str, lease_seconds: float) -> StoredEvent | None:

@@ -4,15 +4,24 @@ SQLite runs in WAL mode (readers never block the writer), with every transaction
 started as `BEGIN IMMEDIATE`, so that a claim's read and write can never be interleaved
 with another writer's, and a busy timeout instead of immediate "database is locked".
 
-Two kinds of engine: a *durable* one, whose commits are on disk when they return (an
-accepted delivery, a decision), and a *relaxed* one for a worker's progress marks
-(claim, lease, done, retry), whose commits skip the disk flush: a mark lost in a power
-cut only makes an idempotent handler run an event again. Both survive a process crash.
+Two kinds of engine: a *durable* one, whose commits are on disk when they return (a
+decision; an accepted delivery with `ack_after = "flush"`), and a *relaxed* one, whose
+commits skip the disk flush: a worker's progress marks (claim, lease, done, retry) and,
+by default, accepted deliveries. Both survive a crash of promobot; the database flushes
+relaxed commits shortly after (SQLite: `bot.store.checkpoint`, every second; PostgreSQL:
+its WAL writer, within 3 x `wal_writer_delay`).
+
+SQLite never checkpoints inside a commit here (`wal_autocheckpoint=0`): copying the WAL
+into the database file and flushing both can stall for as long as the disk does, and a
+delivery waiting for its 202 must not pay for that. `WalCheckpointer` does it in the
+background instead.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +32,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from bot.errors import UserInputError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+"""After a burst, the WAL file is truncated back to this size once it is checkpointed."""
 
 
 def is_disconnect(error: BaseException) -> bool:
@@ -36,8 +47,14 @@ def sqlite_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'promobot.db'}"
 
 
-def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engine:
-    """An engine for a `sqlite:///...` or `postgresql+psycopg://...` URL."""
+def open_engine(
+    url: str, *, durable: bool = True, urgent: bool | None = None, pool_size: int = 10
+) -> Engine:
+    """An engine for a `sqlite:///...` or `postgresql+psycopg://...` URL.
+
+    `durable`: commits are on disk when they return. `urgent` (default: `durable`): on
+    SQLite, its transactions get the file before a relaxed engine's (see `_WriterLock`).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -47,7 +64,8 @@ def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engin
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, parsed.database, durable=durable)
+        urgent = durable if urgent is None else urgent
+        return _sqlite_engine(url, parsed.database, durable=durable, urgent=urgent)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -69,7 +87,7 @@ def open_engine(url: str, *, durable: bool = True, pool_size: int = 10) -> Engin
     )
 
 
-def _sqlite_engine(url: str, database: str | None, *, durable: bool) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, durable: bool, urgent: bool) -> Engine:
     if not database or database == ":memory:":
         raise UserInputError(
             "an in-memory SQLite database cannot hold events across restarts",
@@ -91,26 +109,63 @@ def _sqlite_engine(url: str, database: str | None, *, durable: bool) -> Engine:
         # crashes, but the last commits may be lost in a power cut.
         cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.close()
 
     writer = _writer_lock(database)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        if not writer.acquire(urgent=durable, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        if not writer.acquire(urgent=urgent, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise TimeoutError(f"{database}: no write transaction possible for 30 s")
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             writer.release()
             raise
+        connection.info[_HOLDS_WRITER] = True
 
+    # SQLAlchemy announces a commit or rollback before running it. Run it here, then hand
+    # the file over: released any earlier, the next writer's BEGIN IMMEDIATE would find the
+    # file still locked and sleep in SQLite's busy handler. (SQLAlchemy's own commit or
+    # rollback that follows finds no transaction and does nothing.)
     @event.listens_for(engine, "commit")
+    def _commit(connection: Any) -> None:
+        try:
+            connection.connection.driver_connection.commit()
+        finally:
+            _release(connection)
+
     @event.listens_for(engine, "rollback")
-    def _end(_connection: Any) -> None:
-        writer.release()
+    def _rollback(connection: Any) -> None:
+        try:
+            connection.connection.driver_connection.rollback()
+        finally:
+            _release(connection)
+
+    def _release(connection: Any) -> None:
+        # Only a slot this connection's transaction took (releasing a free one raises).
+        if connection.info.pop(_HOLDS_WRITER, False):
+            writer.release()
 
     return engine
+
+
+_HOLDS_WRITER = "promobot_holds_writer"
+
+
+@contextmanager
+def sqlite_writes_paused(database: str, *, urgent: bool = False) -> Iterator[None]:
+    """Hold this process's writer slot of the SQLite file: no transaction of this process
+    (they all take the slot, reads included) runs until the block ends."""
+    writer = _writer_lock(database)
+    if not writer.acquire(urgent=urgent, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise TimeoutError(f"{database}: the writer slot was not free for 30 s")
+    try:
+        yield
+    finally:
+        writer.release()
 
 
 class _WriterLock:
@@ -119,9 +174,9 @@ class _WriterLock:
     A writer that finds the file locked sleeps in steps of up to 100 ms before trying
     again; queueing this process's transactions here instead hands the file over as soon
     as it is free (other processes, such as the CLI, still meet SQLite's busy timeout).
-    Urgent transactions (a delivery waiting for its 202) go first, but never twice in a
-    row while a worker's transaction waits, so neither side can starve the other. Each
-    release wakes exactly one waiter of the class whose turn it is.
+    Urgent transactions (deliveries waiting for their 202, decisions) go first, but never
+    twice in a row while a worker's transaction waits, so neither side can starve the
+    other. Each release wakes exactly one waiter of the class whose turn it is.
     """
 
     def __init__(self) -> None:
@@ -148,6 +203,9 @@ class _WriterLock:
 
     def release(self) -> None:
         with self._mutex:
+            if not self._held:
+                # Released twice: the slot could be handed to two writers at once.
+                raise RuntimeError("the SQLite writer slot was released but not held")
             self._held = False
             for urgent in (True, False):
                 if self._count[urgent] and self._is_turn_of(urgent):

@@ -1,10 +1,10 @@
-"""Group commit: deliveries arriving together are stored in one durable transaction.
+"""Group commit: deliveries arriving together are stored in one transaction.
 
-A durable commit costs a disk flush (milliseconds). A writer thread takes every insert
-waiting at that moment and commits them together, so the flush is paid once per batch
-instead of once per delivery, and each caller still returns only once its row is on disk.
-SQLite has one writer at a time anyway; on PostgreSQL several writers overlap their round
-trips and flushes.
+A writer thread takes every insert waiting at that moment and commits them together, so
+a commit's cost (a disk flush, on a durable engine: milliseconds) is paid once per batch
+instead of once per delivery, and each caller still returns only once its row is
+committed. SQLite has one writer at a time anyway; on PostgreSQL several writers overlap
+their round trips and flushes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _STOP = None
 
 
 class GroupCommit:
-    """Runs inserts from many threads in shared transactions; `insert` blocks until durable."""
+    """Runs inserts from many threads in shared transactions; `insert` blocks until committed."""
 
     def __init__(
         self, engine: Engine, insert: InsertBatch, *, writers: int = 1, max_batch: int = 256
@@ -47,7 +47,7 @@ class GroupCommit:
         return self.submit(values).result()
 
     def submit(self, values: dict[str, Any]) -> Future[bool]:
-        """Queue one row for the next batch; the future resolves once it is durable."""
+        """Queue one row for the next batch; the future resolves once it is committed."""
         future: Future[bool] = Future()
         with self._lock:
             if self._closed:

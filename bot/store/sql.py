@@ -6,8 +6,9 @@ select takes `FOR UPDATE SKIP LOCKED`, so replicas racing for work skip each oth
 instead of queueing; on SQLite the statement runs inside `BEGIN IMMEDIATE`, which
 serialises writers.
 
-Deliveries are stored through group commit on the durable engine; a worker's progress
-marks use the relaxed engine (see `bot.store.engine`).
+Deliveries are stored through group commit, on the relaxed engine by default or on the
+durable one with `flush_deliveries`; a worker's progress marks use the relaxed engine
+(see `bot.store.engine`). On SQLite, `WalCheckpointer` flushes and checkpoints the WAL.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 
 from bot.store.base import EventState, StoredEvent
+from bot.store.checkpoint import CHECKPOINT_SECONDS, WalCheckpointer
 from bot.store.decisions import SqlDecisionLog, SqlStateStore
 from bot.store.engine import open_engine
 from bot.store.group_commit import GroupCommit
@@ -38,23 +40,50 @@ OPEN_STATES = ("pending", "running", "waiting")
 class SqlEventStore:
     """`EventStore` on SQLAlchemy, plus the `decisions` and `state` tables."""
 
-    def __init__(self, url: str, *, clock: Clock = time.time, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = time.time,
+        pool_size: int = 10,
+        flush_deliveries: bool = False,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
+        """`flush_deliveries`: `add` returns once the event is on disk, not once committed
+        (safe against power loss as well as crashes, but each delivery waits for the disk).
+        `checkpoint_seconds`: on SQLite, how often the WAL is flushed and checkpointed."""
         self.url = url
         self._clock = clock
         self.engine: Engine = open_engine(url, durable=True, pool_size=pool_size)
         metadata.create_all(self.engine)
         self._relaxed = open_engine(url, durable=False, pool_size=pool_size)
         self._sql: QueueSql = QUEUE_SQL[self.engine.dialect.name]
-        writers = 4 if self.engine.dialect.name == "postgresql" else 1
-        self._group_commit = GroupCommit(self.engine, self._insert_events, writers=writers)
+        postgres = self.engine.dialect.name == "postgresql"
+        self._ingest = self.engine
+        if not flush_deliveries:
+            # Relaxed; on SQLite still ahead of the workers' marks for the writer slot.
+            self._ingest = (
+                self._relaxed
+                if postgres
+                else open_engine(url, durable=False, urgent=True, pool_size=pool_size)
+            )
+        writers = 4 if postgres else 1
+        self._group_commit = GroupCommit(self._ingest, self._insert_events, writers=writers)
+        self._checkpointer = (
+            None if postgres else WalCheckpointer(self._relaxed, interval=checkpoint_seconds)
+        )
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self.decisions = SqlDecisionLog(self.engine, clock)
         self.state = SqlStateStore(self.engine, clock)
 
     def close(self) -> None:
-        """Finish pending inserts and release the connections."""
+        """Finish pending inserts, flush what is relaxed and release the connections."""
         self._group_commit.close()
-        self._relaxed.dispose()
-        self.engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        for engine in {self._ingest, self._relaxed, self.engine}:
+            engine.dispose()
 
     def add(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
@@ -65,7 +94,8 @@ class SqlEventStore:
     def submit(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]
     ) -> Future[bool]:
-        """`add` without waiting: the future resolves once the event is durable."""
+        """`add` without waiting: the future resolves once the event is committed (and on
+        disk, with `flush_deliveries`)."""
         now = self._clock()
         row = {"delivery_id": delivery_id, "source": source, "kind": kind, "key": key}
         return self._group_commit.submit({**row, "payload": json.dumps(payload), "now": now})

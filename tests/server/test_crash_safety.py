@@ -77,10 +77,11 @@ def send(client: httpx.Client, url: str, delivery_id: str) -> int | None:
         return None
 
 
-def serve_env(database_url: str, recorder: Recorder) -> dict[str, str]:
+def serve_env(database_url: str, recorder: Recorder, ack_after: str) -> dict[str, str]:
     """The service's settings, and the recording handler doing 40 ms of work per event."""
     return {
         **os.environ,
+        "PROMOBOT_ACK_AFTER": ack_after,
         "PYTHONPATH": str(PROJECT_ROOT),
         "PROMOBOT_DATABASE_URL": database_url,
         "PROMOBOT_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
@@ -120,10 +121,14 @@ def redeliver(server: Server, deliveries: list[str]) -> dict[str, int | None]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_burst_loses_and_duplicates_nothing(database_url: str, tmp_path: Path) -> None:
-    """Every accepted delivery is processed after a restart, and no effect happens twice."""
+@pytest.mark.parametrize("ack_after", ["commit", "flush"])
+def test_sigkill_mid_burst_loses_and_duplicates_nothing(
+    database_url: str, tmp_path: Path, ack_after: str
+) -> None:
+    """Every accepted delivery is processed after a restart, and no effect happens twice,
+    whether deliveries are answered once committed (the default) or once on disk."""
     recorder = Recorder(tmp_path / "effects.db")
-    env = serve_env(database_url, recorder)
+    env = serve_env(database_url, recorder, ack_after)
     deliveries = [f"burst-{index:03d}" for index in range(DELIVERIES)]
     server = Server(env, tmp_path / "serve.log")
     accepted = burst_then_kill(server, deliveries)

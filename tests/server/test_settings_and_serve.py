@@ -53,6 +53,19 @@ def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     assert "PROMOBOT_WORKERS" in str(raised.value)
 
 
+def test_deliveries_are_answered_once_committed_unless_told_to_wait_for_the_disk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_service_settings().ack_after == "commit"
+    monkeypatch.setenv("PROMOBOT_ACK_AFTER", "flush")
+    assert load_service_settings().ack_after == "flush"
+    monkeypatch.setenv("PROMOBOT_ACK_AFTER", "fsync")
+    with pytest.raises(UserInputError) as raised:
+        load_service_settings()
+    assert "PROMOBOT_ACK_AFTER" in str(raised.value)
+    assert "'commit' or 'flush'" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
