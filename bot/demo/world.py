@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.demo.processes import Services, free_port, promobot_command
+from bot.demo.processes import Service, Services, free_port, promobot_command
 
 ORG = "acme"
 REPO = "acme/models"
@@ -236,8 +236,13 @@ def launch_github_and_bot(world: World, content: Path) -> None:
         {},
         f"{world.url('github')}/_sandbox/requests",
     )
-    world.services.launch(
-        "bot",
+    launch_bot(world)
+
+
+def launch_bot(world: World, name: str = "bot") -> Service:
+    """`promobot serve` with the workflows, on the bot's port (`name` names its log)."""
+    return world.services.launch(
+        name,
         promobot_command(
             "serve",
             "--port",

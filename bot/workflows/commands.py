@@ -1,4 +1,9 @@
-"""`/promobot …` comments on pull requests."""
+"""`/promobot …` comments on pull requests.
+
+Every answer to a command carries a marker naming the command's comment: running the
+command again (a redelivery, or a retry after a crash) edits that answer instead of
+writing a second one.
+"""
 
 from __future__ import annotations
 
@@ -39,29 +44,45 @@ def _authorised(env: Environment, pr: PullRequestInfo, user: str) -> bool:
 
 
 def handle_comment(
-    env: Environment, number: int, user: str, body: str, now: dt.datetime
+    env: Environment, number: int, user: str, body: str, now: dt.datetime, *, comment_id: int
 ) -> CommandResult | None:
-    """Run the command in a comment; None when the comment holds none."""
+    """Run the command in comment `comment_id`; None when the comment holds none."""
     parsed = parse_command(body)
     if parsed is None or user.lower() == env.forge.bot_login.lower():
         return None
     pr = env.forge.get_pull_request(number)
+    reply = _Reply(env, number, comment_id)
     if not _authorised(env, pr, user):
-        env.forge.create_comment(
-            number,
-            f"@{user} only people with write access or in the policy's teams can command promobot.",
+        reply(
+            f"@{user} only people with write access or in the policy's teams can command promobot."
         )
         return CommandResult(parsed.word, "refused: not authorised")
     if parsed.command is None:
-        env.forge.create_comment(
-            number, f"@{user} unknown command `{parsed.word or '(none)'}`; {usage()}"
-        )
+        reply(f"@{user} unknown command `{parsed.word or '(none)'}`; {usage()}")
         return CommandResult(parsed.word, "unknown command")
-    return _run(env, pr, parsed, user, now)
+    return _run(env, pr, parsed, user, now, reply)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """Answers one command's comment, at most once."""
+
+    env: Environment
+    number: int
+    comment_id: int
+
+    def __call__(self, text: str) -> None:
+        marker = f"<!-- promobot:reply-to:{self.comment_id} -->"
+        self.env.forge.upsert_comment(self.number, marker, text)
 
 
 def _run(
-    env: Environment, pr: PullRequestInfo, parsed: Parsed, user: str, now: dt.datetime
+    env: Environment,
+    pr: PullRequestInfo,
+    parsed: Parsed,
+    user: str,
+    now: dt.datetime,
+    reply: _Reply,
 ) -> CommandResult:
     command = parsed.command
     assert command is not None
@@ -74,10 +95,10 @@ def _run(
         env.forge.remove_label(pr.number, hold)
         return CommandResult(command.value, _summary(gate(env, pr.number, now)))
     if command is Command.ROLLBACK:
-        return _rollback(env, pr, user)
+        return _rollback(env, pr, user, reply)
     if command is Command.EXPLAIN:
         result = gate(env, pr.number, now)
-        env.forge.create_comment(pr.number, _explain(result))
+        reply(_explain(result))
         return CommandResult(command.value, "explained")
     if command is Command.RECHECK and promotion_of(pr.head_ref) is not None and not pr.merged:
         recheck(env, pr)
@@ -114,18 +135,16 @@ def _explain(result: GateResult) -> str:
     return "\n".join(lines)
 
 
-def _rollback(env: Environment, pr: PullRequestInfo, user: str) -> CommandResult:
+def _rollback(env: Environment, pr: PullRequestInfo, user: str, reply: _Reply) -> CommandResult:
     if not pr.merged or promotion_of(pr.head_ref) is None:
-        env.forge.create_comment(
-            pr.number, f"@{user} `/promobot rollback` works on a merged promotion pull request."
-        )
+        reply(f"@{user} `/promobot rollback` works on a merged promotion pull request.")
         return CommandResult(Command.ROLLBACK.value, "refused: not a merged promotion")
     body = (
         f"Rolls back #{pr.number} at the request of @{user}. "
         "Merging it makes CD serve the previous version again."
     )
     result = env.forge.open_revert(pr.number, labels=(ROLLBACK_LABEL,), body=body)
-    env.forge.create_comment(pr.number, f"Rollback proposed in #{result.pull_request.number}.")
+    reply(f"Rollback proposed in #{result.pull_request.number}.")
     return CommandResult(
         Command.ROLLBACK.value, f"revert pull request #{result.pull_request.number}"
     )

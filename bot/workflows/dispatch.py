@@ -79,7 +79,14 @@ class Workflows:
                 gate(self.env, event.number, now)
             case CommentCreated():
                 if event.is_pull_request:
-                    handle_comment(self.env, event.number, event.user, event.body, now)
+                    handle_comment(
+                        self.env,
+                        event.number,
+                        event.user,
+                        event.body,
+                        now,
+                        comment_id=event.comment_id,
+                    )
             case StatusChanged():
                 self._gate_heads({event.sha}, now, delivery_id)
             case CheckRunCompleted():

@@ -229,8 +229,14 @@ def _comment_only(
     champion_pr = None if proposal.champion is None else proposal.champion.evaluation.pull_request
     target = existing.number if existing is not None else champion_pr
     if target is not None:
-        env.forge.create_comment(
+        # One report per rejected version: proposing it again edits it.
+        marker = (
+            f"<!-- promobot:rejected:{proposal.model}:{proposal.challenger.version}"
+            f":{proposal.environment} -->"
+        )
+        env.forge.upsert_comment(
             target,
+            marker,
             render_template(
                 "rejected_comment.md.j2",
                 env.templates_root,

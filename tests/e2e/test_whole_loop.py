@@ -12,14 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from bot.demo.data import prepare_data
 from bot.demo.loop import (
     MODEL,
     Scenario,
@@ -31,25 +27,10 @@ from bot.demo.loop import (
     revert,
     start_everything,
 )
-from bot.demo.narration import Narrator
 from bot.demo.processes import wait_until
-from bot.demo.world import REPO, World
+from bot.demo.world import REPO
 from bot.workflows.gate import STATUS_MARKER
 from tests.conftest import PROJECT_ROOT
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    world = World(tmp_path / "demo", PROJECT_ROOT)
-    scenario = Scenario(world, prepare_data(world.workdir), Narrator())
-    try:
-        yield scenario
-    finally:
-        scenario.close()
-        world.services.stop()
-        for log in sorted((world.workdir / "logs").glob("*.log")):
-            print(f"--- {log.name} (last lines)")
-            print("\n".join(log.read_text(errors="replace").splitlines()[-25:]))
 
 
 def serving(scenario: Scenario) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -89,6 +90,30 @@ def test_added_latency(github_sandbox: GitHubSandbox) -> None:
         http.get("/user")
         fast = time.monotonic() - started
     assert slow >= 0.3 > fast
+
+
+def test_a_late_answer_comes_after_the_write_is_done(github_sandbox: GitHubSandbox) -> None:
+    """What a client killed while waiting leaves behind: the write, never its answer."""
+    github_sandbox.add_fault(
+        r"/issues/1/comments$", None, method="POST", latency_ms=3000, answer_late=True
+    )
+    answered = threading.Event()
+
+    def post() -> None:
+        with github_sandbox.http("bob") as http:
+            http.post("/repos/acme/models/issues/1/comments", json={"body": "late"})
+        answered.set()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    with github_sandbox.http("bob") as http:
+        deadline = time.monotonic() + 10
+        while not http.get("/repos/acme/models/issues/1/comments").json():
+            assert time.monotonic() < deadline, "the comment was never written"
+            time.sleep(0.05)
+    assert not answered.is_set(), "the answer came before the delay"
+    thread.join(timeout=10)
+    assert answered.is_set()
 
 
 def test_faults_can_be_listed_and_cleared(github_sandbox: GitHubSandbox) -> None:

@@ -117,18 +117,43 @@ def test_commands_hold_explain_and_refuse_strangers(world: World) -> None:
     """Comment commands act only for authorised people, and hold really blocks."""
     pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
-    refused = handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW)
+    refused = handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW, comment_id=101)
     assert refused is not None and refused.detail.startswith("refused")
-    assert handle_comment(world.env, pr.number, "carol", "/promobot hold", NOW) is not None
+    assert (
+        handle_comment(world.env, pr.number, "carol", "/promobot hold", NOW, comment_id=102)
+        is not None
+    )
     _approve(world, "carol", pr.number)
     held = gate(world.env, pr.number, NOW)
     assert held.merged_sha is None
-    assert handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW) is not None
+    assert (
+        handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=103)
+        is not None
+    )
     comments = world.forge.list_comments(pr.number)
     assert any("no-hold" in c.body and "Why this pull request" in c.body for c in comments)
     assert sum(STATUS_MARKER in c.body for c in comments) == 1
-    unheld = handle_comment(world.env, pr.number, "alice", "/promobot unhold", NOW)
+    unheld = handle_comment(world.env, pr.number, "alice", "/promobot unhold", NOW, comment_id=104)
     assert unheld is not None and unheld.detail.startswith("merged")
+
+
+def test_a_command_run_again_edits_its_answer_instead_of_repeating_it(world: World) -> None:
+    """A redelivered comment, or one retried after a crash, leaves one answer per command."""
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+
+    def answers() -> list[str]:
+        return [c.body for c in world.forge.list_comments(pr.number) if "Why this" in c.body]
+
+    for _ in range(2):
+        handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=7)
+    assert len(answers()) == 1
+    handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=8)
+    assert len(answers()) == 2
+    for _ in range(2):
+        handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW, comment_id=9)
+    refusals = [c for c in world.forge.list_comments(pr.number) if c.body.count("@erin only") == 1]
+    assert len(refusals) == 1
 
 
 def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
@@ -137,7 +162,9 @@ def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
     assert pr is not None
     _approve(world, "carol", pr.number)
     assert gate(world.env, pr.number, NOW).merged_sha is not None
-    result = handle_comment(world.env, pr.number, "carol", "/promobot rollback", NOW)
+    result = handle_comment(
+        world.env, pr.number, "carol", "/promobot rollback", NOW, comment_id=105
+    )
     assert result is not None and result.detail.startswith("revert pull request")
     revert = [
         p

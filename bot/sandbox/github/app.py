@@ -167,8 +167,9 @@ async def _middleware(request: Request, call_next: Any) -> Response:
         return passthrough
     fault = _fault_for(sandbox, request.method, path)
     response: Response | None = None
+    late = fault is not None and fault.answer_late and not fault.status
     if fault is not None:
-        if fault.latency_ms:
+        if fault.latency_ms and not late:
             await asyncio.sleep(fault.latency_ms / 1000)
         if fault.status:
             response = _fault_response(fault)
@@ -179,6 +180,8 @@ async def _middleware(request: Request, call_next: Any) -> Response:
             streamed = await call_next(request)
             body = b"".join([chunk async for chunk in streamed.body_iterator])
         response = streamed
+        if late and fault is not None:
+            await asyncio.sleep(fault.latency_ms / 1000)
     sandbox.request_log.entries.append(
         {"method": request.method, "path": path, "status": response.status_code}
     )

@@ -118,13 +118,16 @@ def paginate(request: Request, items: list[Any]) -> Response:
 
 @dataclass
 class Fault:
-    """An injected failure: matching requests answer `status` (count times) after a delay."""
+    """An injected failure: matching requests answer `status` (count times) after a delay;
+    with `status` None and `answer_late`, the request is carried out and only its answer
+    is late (a client giving up or dying meanwhile never learns that it succeeded)."""
 
     method: str
     path_regex: str
     status: int | None
     count: int
     latency_ms: int = 0
+    answer_late: bool = False
     retry_after: int | None = 1
     primary_rate_limit: bool = False
     reset_in: int | None = None

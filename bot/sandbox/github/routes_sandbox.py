@@ -49,11 +49,12 @@ def list_faults(request: Request) -> Response:
 @router.post("/faults")
 def add_fault(request: Request, body: Body) -> Response:
     """Body: {"method": "GET"|"*", "path": regex, "status": 500|502|503|403|429|null,
-    "count": n, "latency_ms": ms, "retry_after": seconds, "message": text,
+    "count": n, "latency_ms": ms, "answer_late": bool, "retry_after": seconds, "message": text,
     "primary_rate_limit": bool, "reset_in": seconds, "headers": {...}}. A 403 is a secondary
     rate limit (with Retry-After) unless `primary_rate_limit`: then X-RateLimit-Remaining 0 and
-    X-RateLimit-Reset, as GitHub. `retry_after` 0 or null sends no Retry-After; `reset_in`
-    sets X-RateLimit-Reset relative to now; `headers` are added as given."""
+    X-RateLimit-Reset, as GitHub. `answer_late` (with status null): carry the request out,
+    then wait `latency_ms` before answering. `retry_after` 0 or null sends no Retry-After;
+    `reset_in` sets X-RateLimit-Reset relative to now; `headers` are added as given."""
     if not isinstance(body, dict) or not isinstance(body.get("path"), str):
         raise ApiError(
             422, "a fault needs `path` (a regular expression matched against the request path)"
@@ -67,6 +68,7 @@ def add_fault(request: Request, body: Body) -> Response:
         status=status,
         count=int(body.get("count", 1)),
         latency_ms=int(body.get("latency_ms", 0)),
+        answer_late=bool(body.get("answer_late", False)),
         retry_after=body.get("retry_after", 1) or None,
         primary_rate_limit=bool(body.get("primary_rate_limit", False)),
         reset_in=body.get("reset_in"),
