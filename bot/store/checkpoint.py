@@ -3,22 +3,23 @@
 A checkpoint first flushes the WAL to disk (so relaxed commits are on disk at most
 `interval` seconds after they return), then copies the WAL's pages into the database
 file and flushes that. It is PASSIVE: it neither waits for nor blocks readers and
-writers, so the copying and flushing never delay a delivery.
+writers, so its copying and flushing do not delay deliveries.
 
 SQLite starts the WAL from its beginning again (rewriting the file in place instead of
-making it longer) only when a transaction starts while everything in it has been copied.
+making it longer) only once everything in it has been copied and no reader still uses it.
 Under steady writes that moment never comes by itself; so once the WAL holds
-`RESTART_FRAMES` frames, a second checkpoint runs with this process's writes paused: it
-only has the few frames written during the first one to copy.
+`RESTART_FRAMES` frames, a RESTART checkpoint follows with this process's transactions
+paused (deliveries wait meanwhile, at most once per interval): it only has the few frames
+written during the PASSIVE one to copy and flush, then starts the WAL over. A reader in
+another process (the CLI, say) makes it give up after `RESTART_WAIT_MS` rather than hold
+up deliveries; the next checkpoint tries again.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
-from typing import Any
-
-from sqlalchemy import Engine
 
 from bot.store.engine import sqlite_writes_paused
 
@@ -27,21 +28,27 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 1.0
 RESTART_FRAMES = 1000
 """About 4 MB of 4 kB pages (SQLite's own default checkpoint threshold)."""
+RESTART_WAIT_MS = 100
 
 
 class WalCheckpointer:
     """Checkpoints one SQLite database every `interval` seconds, from its own thread."""
 
-    def __init__(self, engine: Engine, *, interval: float = CHECKPOINT_SECONDS) -> None:
-        if engine.url.database is None:
-            raise ValueError("a WAL checkpointer needs a SQLite database file")
-        self._engine = engine
-        self._database = engine.url.database
+    def __init__(self, database: str, *, interval: float = CHECKPOINT_SECONDS) -> None:
+        self._database = database
         self._interval = interval
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="promobot-wal-checkpoint", daemon=True
         )
+        # Its own connection, outside SQLAlchemy: the engines' begin hook would open a
+        # write transaction, inside which SQLite refuses to checkpoint.
+        self._connection = sqlite3.connect(
+            database, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Start checkpointing in the background."""
@@ -53,19 +60,21 @@ class WalCheckpointer:
         if self._thread.is_alive():
             self._thread.join()
         self.checkpoint()
+        self._connection.close()
 
     def checkpoint(self) -> None:
-        """Checkpoint now; with writes paused too when the WAL has grown long."""
-        # A raw DBAPI connection: SQLAlchemy's begin hook would open a write transaction,
-        # inside which SQLite refuses to checkpoint. Taken before writes are paused, so
-        # that waiting for the pool can never hold up the writers.
-        connection: Any = self._engine.raw_connection()
-        try:
-            if _passive(connection) >= RESTART_FRAMES:
+        """Checkpoint now; when the WAL has grown long, start it over too."""
+        with self._lock:
+            if self._checkpoint("PASSIVE") >= RESTART_FRAMES:
                 with sqlite_writes_paused(self._database):
-                    _passive(connection)
-        finally:
-            connection.close()
+                    self._checkpoint("RESTART")
+
+    def _checkpoint(self, mode: str) -> int:
+        """One checkpoint; the number of frames the WAL held."""
+        _busy, frames, _copied = self._connection.execute(
+            f"PRAGMA wal_checkpoint({mode})"
+        ).fetchone()
+        return int(frames)
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
@@ -75,13 +84,3 @@ class WalCheckpointer:
                 # The database file is unreachable, say: the commits stay in the WAL, and
                 # the next checkpoint copies them.
                 logger.exception("WAL checkpoint failed; retrying in %s s", self._interval)
-
-
-def _passive(connection: Any) -> int:
-    """One PASSIVE checkpoint; the number of frames in the WAL."""
-    cursor = connection.cursor()
-    try:
-        _busy, frames, _copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    finally:
-        cursor.close()
-    return int(frames)

@@ -69,10 +69,10 @@ class SqlEventStore:
             )
         writers = 4 if postgres else 1
         self._group_commit = GroupCommit(self._ingest, self._insert_events, writers=writers)
-        self._checkpointer = (
-            None if postgres else WalCheckpointer(self._relaxed, interval=checkpoint_seconds)
-        )
-        if self._checkpointer is not None:
+        self._checkpointer: WalCheckpointer | None = None
+        if not postgres:
+            database = str(self.engine.url.database)
+            self._checkpointer = WalCheckpointer(database, interval=checkpoint_seconds)
             self._checkpointer.start()
         self.decisions = SqlDecisionLog(self.engine, clock)
         self.state = SqlStateStore(self.engine, clock)
@@ -84,6 +84,12 @@ class SqlEventStore:
             self._checkpointer.stop()
         for engine in {self._ingest, self._relaxed, self.engine}:
             engine.dispose()
+
+    def checkpoint(self) -> None:
+        """SQLite: flush the WAL and copy it into the database file now (a background
+        thread does so every `checkpoint_seconds`). PostgreSQL: nothing to do."""
+        if self._checkpointer is not None:
+            self._checkpointer.checkpoint()
 
     def add(
         self, delivery_id: str, source: str, kind: str, key: str, payload: dict[str, Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,22 +99,30 @@ def test_without_checkpoints_commits_stay_in_the_wal(tmp_path: Path) -> None:
         store.close()
 
 
-def test_the_wal_is_rewritten_in_place_instead_of_growing(tmp_path: Path) -> None:
-    database = tmp_path / "events.db"
-    wal = Path(f"{database}-wal")
-    checkpointed = SqlEventStore(f"sqlite:///{database}", checkpoint_seconds=0.02)
-    try:
-        for index in range(1500):
-            assert checkpointed.add(f"d-{index}", "github", "pushed", f"k{index % 64}", PAYLOAD)
-        assert wal.stat().st_size < 8 * 2**20
-    finally:
-        checkpointed.close()
+def fill(store: SqlEventStore, count: int) -> None:
+    for index in range(count):
+        assert store.add(f"d-{index}", "github", "pushed", f"k{index % 64}", PAYLOAD)
 
-    other = tmp_path / "unchecked.db"
-    unchecked = SqlEventStore(f"sqlite:///{other}", checkpoint_seconds=3600)
+
+def test_the_wal_starts_over_while_deliveries_keep_coming(tmp_path: Path) -> None:
+    """A checkpoint that finds a long WAL pauses writes to finish copying it, so the next
+    transaction starts the WAL over: the file is rewritten in place instead of growing.
+    Without that pause, steady writes never leave a moment in which it can start over."""
+    unchecked = SqlEventStore(f"sqlite:///{tmp_path / 'unchecked.db'}", checkpoint_seconds=3600)
     try:
-        for index in range(1500):
-            assert unchecked.add(f"d-{index}", "github", "pushed", f"k{index % 64}", PAYLOAD)
-        assert Path(f"{other}-wal").stat().st_size > 16 * 2**20
+        fill(unchecked, 1500)
+        grown = Path(f"{tmp_path / 'unchecked.db'}-wal").stat().st_size
     finally:
         unchecked.close()
+
+    database = tmp_path / "events.db"
+    store = SqlEventStore(f"sqlite:///{database}", checkpoint_seconds=3600)
+    try:
+        writer = threading.Thread(target=fill, args=(store, 1500))
+        writer.start()
+        while writer.is_alive():
+            store.checkpoint()  # as the background thread does, without waiting between
+        writer.join()
+        assert Path(f"{database}-wal").stat().st_size < grown / 3
+    finally:
+        store.close()
