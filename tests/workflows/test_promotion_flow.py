@@ -113,6 +113,26 @@ def test_worse_version_follows_on_rejected_draft(world: World) -> None:
     assert gate(world.env, pr.number, NOW).merged_sha is None
 
 
+def test_on_rejected_comment_reports_once_on_the_open_pull_request(world: World) -> None:
+    """With `on_rejected: comment`, a worse version opens nothing; its report goes to the
+    open promotion pull request, once however often it is proposed."""
+    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
+    policy = repo.get_contents("policies/churn-team.yaml")
+    text = policy.decoded_content.decode().replace("on_rejected: draft", "on_rejected: comment")  # type: ignore[union-attr]
+    repo.update_file("policies/churn-team.yaml", "Report rejections", text, policy.sha)  # type: ignore[union-attr]
+    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    worse = _version(world, Recipe.WORSE)
+    for _ in range(2):
+        result = propose(world.env, None, MODEL, worse, ENV, NOW)
+        assert result.outcome is ProposeOutcome.REJECTED
+        assert result.detail.endswith(f"reported on #{pr.number}")
+    marker = f"<!-- promobot:rejected:{MODEL}:{worse}:{ENV} -->"
+    reports = [c for c in world.forge.list_comments(pr.number) if marker in c.body]
+    assert len(reports) == 1
+    assert len(world.forge.list_promotion_pull_requests()) == 1
+
+
 def test_commands_hold_explain_and_refuse_strangers(world: World) -> None:
     """Comment commands act only for authorised people, and hold really blocks."""
     pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
