@@ -6,13 +6,14 @@ file and flushes that. It is PASSIVE: it neither waits for nor blocks readers an
 writers, so its copying and flushing do not delay deliveries.
 
 SQLite starts the WAL from its beginning again (rewriting the file in place instead of
-making it longer) only once everything in it has been copied and no reader still uses it.
-Under steady writes that moment never comes by itself; so once the WAL holds
-`RESTART_FRAMES` frames, a RESTART checkpoint follows with this process's transactions
-paused (deliveries wait meanwhile, at most once per interval): it only has the few frames
-written during the PASSIVE one to copy and flush, then starts the WAL over. A reader in
-another process (the CLI, say) makes it give up after `RESTART_WAIT_MS` rather than hold
-up deliveries; the next checkpoint tries again.
+making it longer) only when a transaction writes while everything in the WAL has been
+copied and no reader uses it. Under steady writes that moment never comes by itself;
+so once the WAL holds `RESTART_FRAMES` frames, this process's transactions are paused
+(deliveries wait meanwhile, at most once per interval) while a RESTART checkpoint copies
+the few frames written during the PASSIVE one, and a one-page write (the unchanged
+`user_version`) starts the WAL over. A reader or writer in another process (the CLI,
+say) makes it give up after `RESTART_WAIT_MS` rather than hold up deliveries; the next
+checkpoint tries again.
 """
 
 from __future__ import annotations
@@ -65,14 +66,30 @@ class WalCheckpointer:
     def checkpoint(self) -> None:
         """Checkpoint now; when the WAL has grown long, start it over too."""
         with self._lock:
-            if self._checkpoint("PASSIVE") >= RESTART_FRAMES:
+            if self._passive() >= RESTART_FRAMES:
                 with sqlite_writes_paused(self._database):
-                    self._checkpoint("RESTART")
+                    self._start_over()
 
-    def _checkpoint(self, mode: str) -> int:
-        """One checkpoint; the number of frames the WAL held."""
+    def _start_over(self) -> None:
+        busy, _frames, _copied = self._connection.execute(
+            "PRAGMA wal_checkpoint(RESTART)"
+        ).fetchone()
+        if busy:
+            return
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return  # another process is writing: next time
+        try:
+            version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+            self._connection.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            self._connection.execute("COMMIT")
+
+    def _passive(self) -> int:
+        """One PASSIVE checkpoint; the number of frames the WAL held."""
         _busy, frames, _copied = self._connection.execute(
-            f"PRAGMA wal_checkpoint({mode})"
+            "PRAGMA wal_checkpoint(PASSIVE)"
         ).fetchone()
         return int(frames)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import Engine
 
 from bot.server.app import open_event_store
 from bot.server.settings import AckAfter, ServiceSettings
+from bot.store.checkpoint import RESTART_FRAMES
 from bot.store.sql import SqlEventStore
 from tests.server.support import wait_until
 
@@ -99,30 +99,32 @@ def test_without_checkpoints_commits_stay_in_the_wal(tmp_path: Path) -> None:
         store.close()
 
 
-def fill(store: SqlEventStore, count: int) -> None:
-    for index in range(count):
-        assert store.add(f"d-{index}", "github", "pushed", f"k{index % 64}", PAYLOAD)
-
-
-def test_the_wal_starts_over_while_deliveries_keep_coming(tmp_path: Path) -> None:
-    """A checkpoint that finds a long WAL pauses writes to finish copying it, so the next
-    transaction starts the WAL over: the file is rewritten in place instead of growing.
-    Without that pause, steady writes never leave a moment in which it can start over."""
-    unchecked = SqlEventStore(f"sqlite:///{tmp_path / 'unchecked.db'}", checkpoint_seconds=3600)
+def wal_frames(database: Path) -> int:
+    """Frames in the WAL now (a PASSIVE checkpoint reports them and changes nothing else)."""
+    connection = sqlite3.connect(database, isolation_level=None)
     try:
-        fill(unchecked, 1500)
-        grown = Path(f"{tmp_path / 'unchecked.db'}-wal").stat().st_size
+        return int(connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
     finally:
-        unchecked.close()
+        connection.close()
 
+
+def test_a_long_wal_is_started_over_by_the_checkpoint_itself(tmp_path: Path) -> None:
+    """Left to the next writer, starting the WAL over needs a moment without writes during
+    the checkpoint, which steady deliveries never leave; so once the WAL is long, the
+    checkpoint pauses this process's writes and starts it over itself."""
     database = tmp_path / "events.db"
     store = SqlEventStore(f"sqlite:///{database}", checkpoint_seconds=3600)
     try:
-        writer = threading.Thread(target=fill, args=(store, 1500))
-        writer.start()
-        while writer.is_alive():
-            store.checkpoint()  # as the background thread does, without waiting between
-        writer.join()
-        assert Path(f"{database}-wal").stat().st_size < grown / 3
+        for index in range(300):
+            assert store.add(f"d-{index}", "github", "pushed", f"k{index % 64}", PAYLOAD)
+        assert wal_frames(database) >= RESTART_FRAMES
+        store.checkpoint()
+        assert wal_frames(database) <= 1, "started over (the one frame: the write doing it)"
+        # Short: copied, not started over.
+        assert store.add("d-short", "github", "pushed", "k", PAYLOAD)
+        short = wal_frames(database)
+        assert 0 < short < RESTART_FRAMES
+        store.checkpoint()
+        assert wal_frames(database) == short
     finally:
         store.close()
