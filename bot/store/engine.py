@@ -20,8 +20,6 @@ background instead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,23 +124,10 @@ def _sqlite_engine(url: str, database: str | None, *, durable: bool, urgent: boo
             raise
         connection.info[_HOLDS_WRITER] = True
 
-    # SQLAlchemy announces a commit or rollback before running it. Run it here, then hand
-    # the file over: released any earlier, the next writer's BEGIN IMMEDIATE would find the
-    # file still locked and sleep in SQLite's busy handler. (SQLAlchemy's own commit or
-    # rollback that follows finds no transaction and does nothing.)
     @event.listens_for(engine, "commit")
-    def _commit(connection: Any) -> None:
-        try:
-            connection.connection.driver_connection.commit()
-        finally:
-            _release(connection)
-
     @event.listens_for(engine, "rollback")
-    def _rollback(connection: Any) -> None:
-        try:
-            connection.connection.driver_connection.rollback()
-        finally:
-            _release(connection)
+    def _end(connection: Any) -> None:
+        _release(connection)
 
     def _release(connection: Any) -> None:
         # Only a slot this connection's transaction took (releasing a free one raises).
@@ -153,19 +138,6 @@ def _sqlite_engine(url: str, database: str | None, *, durable: bool, urgent: boo
 
 
 _HOLDS_WRITER = "promobot_holds_writer"
-
-
-@contextmanager
-def sqlite_writes_paused(database: str, *, urgent: bool = False) -> Iterator[None]:
-    """Hold this process's writer slot of the SQLite file: no transaction of this process
-    (they all take the slot, reads included) runs until the block ends."""
-    writer = _writer_lock(database)
-    if not writer.acquire(urgent=urgent, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-        raise TimeoutError(f"{database}: the writer slot was not free for 30 s")
-    try:
-        yield
-    finally:
-        writer.release()
 
 
 class _WriterLock:
