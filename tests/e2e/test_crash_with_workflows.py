@@ -9,8 +9,6 @@ status comment, the same pull requests and the same main branch.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -33,6 +31,7 @@ from bot.demo.world import REPO, World, launch_bot
 from bot.store.base import StoredEvent
 from bot.store.sql import SqlEventStore
 from bot.workflows.gate import STATUS_MARKER
+from tests.e2e.conftest import send_github
 
 BURST = 24
 SECONDS_BETWEEN_DELIVERIES = 0.1
@@ -59,20 +58,8 @@ def command_delivery(number: int, comment_id: int) -> bytes:
 def deliver(scenario: Scenario, number: int, comment_id: int) -> int | None:
     """Send one signed delivery (its id is the comment's); the status, None if the bot is gone."""
     body = command_delivery(number, comment_id)
-    digest = hmac.new(scenario.world.github_secret.encode(), body, hashlib.sha256).hexdigest()
-    headers = {
-        "X-GitHub-Event": "issue_comment",
-        "X-GitHub-Delivery": f"comment-{comment_id}",
-        "X-Hub-Signature-256": f"sha256={digest}",
-        "Content-Type": "application/json",
-    }
-    try:
-        reply = httpx.post(
-            f"{scenario.world.url('bot')}/webhooks/github", content=body, headers=headers
-        )
-    except httpx.TransportError:
-        return None
-    return reply.status_code
+    secret = scenario.world.github_secret
+    return send_github(scenario, body, f"comment-{comment_id}", secret)
 
 
 def answers(scenario: Scenario, number: int) -> Counter[int]:

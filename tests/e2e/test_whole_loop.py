@@ -9,8 +9,6 @@ again; a worse version follows `on_rejected`; forged and replayed deliveries cha
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from typing import Any
 
@@ -31,6 +29,7 @@ from bot.demo.processes import wait_until
 from bot.demo.world import REPO
 from bot.workflows.gate import STATUS_MARKER
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.conftest import send_github
 
 
 def serving(scenario: Scenario) -> dict[str, int]:
@@ -63,20 +62,6 @@ def status_comment(scenario: Scenario, number: int) -> str:
     bodies = [c.body for c in repo.get_issue(number).get_comments() if STATUS_MARKER in c.body]
     assert len(bodies) <= 1, "the status comment must be edited in place, not repeated"
     return bodies[0] if bodies else ""
-
-
-def send_github(scenario: Scenario, body: bytes, delivery: str, secret: str) -> int:
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    headers = {
-        "X-GitHub-Event": "issue_comment",
-        "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": signature,
-        "Content-Type": "application/json",
-    }
-    reply = httpx.post(
-        f"{scenario.world.url('bot')}/webhooks/github", content=body, headers=headers
-    )
-    return reply.status_code
 
 
 def counts(scenario: Scenario) -> tuple[int, int]:
