@@ -17,8 +17,6 @@ import logging
 import sqlite3
 import threading
 
-from bot.store.engine import SQLITE_BUSY_TIMEOUT_MS
-
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
@@ -36,11 +34,8 @@ class WalCheckpointer:
         )
         # Its own connection, outside SQLAlchemy: the engines' begin hook would open a
         # write transaction, inside which SQLite refuses to checkpoint.
-        self._connection = sqlite3.connect(
-            database, isolation_level=None, check_same_thread=False, timeout=0
-        )
+        self._connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         self._lock = threading.Lock()
 
     def start(self) -> None:
