@@ -29,11 +29,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
+from promobot_sandbox.github import SandboxServer, prepare
 
 from bot.forge.base import CommitState, PromotionPR
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
-from bot.sandbox.github import SandboxServer, prepare
 
 REPO = "acme/models"
 APP_ID = 4242

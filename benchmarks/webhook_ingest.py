@@ -47,8 +47,8 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
-from bot.store.testing import URL_VARIABLE, isolated_schema  # noqa: E402
 from bot.webhooks.signatures import sign_github  # noqa: E402
+from tests.support.postgres import URL_VARIABLE, isolated_schema  # noqa: E402
 
 PAYLOAD = (
     ROOT.parent

@@ -36,6 +36,15 @@ def demo(
             "error: run the demo from the promobot repository (policies/ not found)", err=True
         )
         raise typer.Exit(2)
+    from bot.cli.sandbox import INSTALL_HINT, is_sandbox_installed  # noqa: PLC0415
+
+    if not is_sandbox_installed():
+        typer.echo(
+            f"error: the demo runs the sandbox GitHub, and promobot-sandbox is not installed"
+            f"\nhint: {INSTALL_HINT}",
+            err=True,
+        )
+        raise typer.Exit(2)
     # Imported here: MLflow and scikit-learn take seconds, and every command would pay for them.
     from bot.demo.loop import run_loop  # noqa: PLC0415
     from bot.demo.narration import Narrator  # noqa: PLC0415

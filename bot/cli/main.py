@@ -28,15 +28,12 @@ app.command("schema")(schema)
 from bot.cli.serve_models import serve_models  # noqa: E402
 
 app.command("serve-models")(serve_models)
-from bot.cli.sandbox_github import sandbox_github  # noqa: E402
+from bot.cli.sandbox import SANDBOX_COMMANDS  # noqa: E402
 
-sandbox_app.command("github")(sandbox_github)
+sandbox_app.registered_commands.extend(SANDBOX_COMMANDS)
 from bot.cli.evaluate import evaluate  # noqa: E402
 
 app.command("evaluate")(evaluate)
-from bot.cli.sandbox_azure import sandbox_azure  # noqa: E402
-
-sandbox_app.command("azure")(sandbox_azure)
 from bot.cli.demo import demo  # noqa: E402
 
 app.command("demo")(demo)

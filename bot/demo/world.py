@@ -223,8 +223,10 @@ def launch_github_and_bot(world: World, content: Path) -> None:
     seed_file.write_text(yaml.safe_dump(seed(world, content), sort_keys=False))
     world.services.launch(
         "github",
-        promobot_command(
-            "sandbox",
+        [
+            sys.executable,
+            "-m",
+            "promobot_sandbox",
             "github",
             "--port",
             str(world.ports["github"]),
@@ -232,7 +234,7 @@ def launch_github_and_bot(world: World, content: Path) -> None:
             str(world.workdir / "github"),
             "--seed",
             str(seed_file),
-        ),
+        ],
         {},
         f"{world.url('github')}/_sandbox/requests",
     )

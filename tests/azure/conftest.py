@@ -28,9 +28,10 @@ with warnings.catch_warnings():
     import mlflow.pyfunc
     import mlflow.sklearn
 
+from promobot_sandbox.azure.config import SandboxAzureConfig
+from promobot_sandbox.azure.server import SandboxAzureServer
+
 from bot.domain.manifest import ModelManifest
-from bot.sandbox.azure.config import SandboxAzureConfig
-from bot.sandbox.azure.server import SandboxAzureServer
 from bot.targets.azure_settings import AzureSettings, azure_ai_ml, build_ml_client
 
 MODEL = "churn"

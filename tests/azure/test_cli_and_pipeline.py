@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from promobot_sandbox.azure.config import SandboxAzureConfig
 from ruamel.yaml import YAML
 
 from bot.domain.manifest import ModelManifest
-from bot.sandbox.azure.config import SandboxAzureConfig
 from bot.targets.azure_devops import AzureDevOpsTarget
 from bot.targets.azure_settings import AzureDevOpsSettings
 from tests.azure.conftest import AzureWorld

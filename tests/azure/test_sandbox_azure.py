@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from promobot_sandbox.azure.config import SandboxAzureConfig
+from promobot_sandbox.azure.server import SandboxAzureServer
 
-from bot.sandbox.azure.config import SandboxAzureConfig
-from bot.sandbox.azure.server import SandboxAzureServer
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import FEATURES, ROWS, AzureWorld, make_manifest
 

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from bot.errors import ForgeError
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
-from bot.sandbox.github.contract import RestContract, WebhookContract
 from tests.forge.support import APP_BOT, app_settings, promote, token_settings
+from tests.support.contract import RestContract, WebhookContract
 from tests.support.github_sandbox import GitHubSandbox, make_checks, start_github_sandbox
 
 ACCESS_TOKENS = "/access_tokens"

@@ -10,8 +10,8 @@ import jwt
 import pytest
 from github import GithubException
 
-from bot.sandbox.github.contract import RestContract, WebhookContract
 from tests.sandbox_github.helpers import commit_on_branch, open_pull
+from tests.support.contract import RestContract, WebhookContract
 from tests.support.github_sandbox import GitHubSandbox, make_checks, start_github_sandbox
 
 

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
-import typer
+import pytest
 import yaml
-from typer.testing import CliRunner
-
-from bot.cli.sandbox_github import sandbox_github
+from promobot_sandbox.cli import main
 
 PROMOBOT = str(Path(sys.executable).parent / "promobot")
 
@@ -68,13 +66,32 @@ def test_cli_serves_seeded_state(tmp_path: Path) -> None:
                 stream.close()
 
 
-def test_cli_reports_a_bad_seed_without_traceback(tmp_path: Path) -> None:
-    """In-process through Typer (importing the whole `promobot` CLI twice costs seconds)."""
+def test_cli_reports_a_bad_seed_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process (importing the whole CLI in a new interpreter costs seconds)."""
     seed = tmp_path / "seed.yaml"
     seed.write_text("users: [{login: a, tokn: x}]")
-    cli = typer.Typer()
-    cli.command()(sandbox_github)
-    result = CliRunner().invoke(cli, ["--data", str(tmp_path / "d"), "--seed", str(seed)])
-    assert result.exit_code == 2
-    assert "users.0.tokn" in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
+    code = main(["github", "--data", str(tmp_path / "d"), "--seed", str(seed)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "users.0.tokn" in error
+    assert "Traceback" not in error
+
+
+def test_promobot_sandbox_without_the_distribution_says_how_to_install(tmp_path: Path) -> None:
+    """The product wheel holds no sandbox: the command names the distribution to install."""
+    blocked = (
+        "import sys; sys.modules['promobot_sandbox'] = None; "
+        "from bot.cli.main import app; app(['sandbox', 'github', '--data', sys.argv[1]])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked, str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "promobot-sandbox is not installed" in result.stderr
+    assert "pip install ./sandbox" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.github.contract import RestContract, WebhookContract
+from tests.support.contract import RestContract, WebhookContract
 
 
 def test_octokit_examples_validate(webhook_contract: WebhookContract, fixtures_dir: Path) -> None:

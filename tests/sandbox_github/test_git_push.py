@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bot.sandbox.github.contract import WebhookContract
 from tests.sandbox_github.helpers import MANIFEST, open_pull
+from tests.support.contract import WebhookContract
 from tests.support.github_sandbox import GitHubSandbox
 
 

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import httpx
+from promobot_sandbox.github import Checks
 
-from bot.sandbox.github import Checks
 from tests.sandbox_github.helpers import MANIFEST, open_pull
 from tests.support.github_sandbox import GitHubSandbox, start_github_sandbox
 

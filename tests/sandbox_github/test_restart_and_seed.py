@@ -7,12 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from promobot_sandbox.github import SandboxServer, prepare
+from promobot_sandbox.github.seed import load_seed
 
 from bot.errors import UserInputError
-from bot.sandbox.github import SandboxServer, prepare
-from bot.sandbox.github.contract import RestContract, WebhookContract
-from bot.sandbox.github.seed import load_seed
 from tests.sandbox_github.helpers import open_pull
+from tests.support.contract import RestContract, WebhookContract
 from tests.support.github_sandbox import make_checks, start_github_sandbox
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from promobot_sandbox.github.webhooks import signature_256
 
-from bot.sandbox.github.contract import WebhookContract
-from bot.sandbox.github.webhooks import signature_256
 from tests.sandbox_github.helpers import MANIFEST, commit_on_branch, open_pull
+from tests.support.contract import WebhookContract
 from tests.support.github_sandbox import GitHubSandbox
 
 

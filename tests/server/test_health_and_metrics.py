@@ -11,7 +11,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.server.metrics import DeliveryOutcome, ServiceMetrics
-from bot.store.testing import is_postgres_skipped, postgres_test_url
 from tests.server.support import (
     LiveService,
     github_delivery,
@@ -19,6 +18,7 @@ from tests.server.support import (
     push_payload,
     wait_until,
 )
+from tests.support.postgres import is_postgres_skipped, postgres_test_url
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.testing import (
+from tests.support.postgres import (
     PostgresUnavailable,
     is_postgres_skipped,
     isolated_schema,

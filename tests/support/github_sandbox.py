@@ -34,9 +34,9 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
+from promobot_sandbox.github import Checks, SandboxServer, prepare
 
-from bot.sandbox.github import Checks, SandboxServer, prepare
-from bot.sandbox.github.contract import RestContract, WebhookContract
+from tests.support.contract import RestContract, WebhookContract
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github"
 WEBHOOK_SECRET = "sandbox-webhook-secret"

@@ -1,0 +1,172 @@
+"""Authentication: user tokens, GitHub App JWTs, and installation tokens.
+
+A JWT (RS256, signed with the app's private key, `iss` = app id) authenticates as the
+app; exchanging it at `/app/installations/{id}/access_tokens` gives a token that acts as
+the bot user `<slug>[bot]` on the installation's repositories, until `expires_at`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from promobot_sandbox.errors import SeedError
+from promobot_sandbox.github.core import ApiError, Identity, now
+from promobot_sandbox.github.sandbox import Sandbox
+from promobot_sandbox.github.store import Record
+
+if TYPE_CHECKING:
+    from promobot_sandbox.github.seed import SeedApp
+
+TOKEN_LIFETIME = timedelta(hours=1)
+# GitHub refuses app JWTs that live longer than ten minutes.
+MAX_JWT_LIFETIME = 600
+CLOCK_LEEWAY = 60
+
+
+def bot_login(slug: str) -> str:
+    return f"{slug}[bot]"
+
+
+def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
+    if sandbox.store.find_one("app", key=str(app.id)) is None:
+        pem = _private_key_pem(sandbox, app, base_dir)
+        key = serialization.load_pem_private_key(pem, password=None)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        sandbox.store.insert(
+            "app",
+            {
+                "app_id": app.id,
+                "slug": app.slug,
+                "name": app.name or app.slug,
+                "owner": app.owner,
+                "public_key": public.decode(),
+                "token_ttl_seconds": app.token_ttl_seconds,
+                "created_at": now(),
+            },
+            key=str(app.id),
+        )
+    if sandbox.user(bot_login(app.slug)) is None:
+        sandbox.store.insert(
+            "user",
+            {
+                "login": bot_login(app.slug),
+                "type": "Bot",
+                "site_admin": False,
+                "name": app.slug,
+                "email": f"{app.id}+{app.slug}[bot]@users.noreply.sandbox",
+            },
+            key=bot_login(app.slug).lower(),
+        )
+    for installation in app.installations:
+        if sandbox.store.find_one("installation", key=str(installation.id)) is None:
+            sandbox.store.insert(
+                "installation",
+                {
+                    "installation_id": installation.id,
+                    "app_id": app.id,
+                    "account": installation.account,
+                    "repositories": installation.repositories,
+                    "created_at": now(),
+                },
+                key=str(installation.id),
+            )
+
+
+def _private_key_pem(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> bytes:
+    if app.private_key is not None:
+        path = base_dir / app.private_key
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise SeedError(f"app {app.slug}: cannot read private key {path}: {error}") from error
+    path = sandbox.data_dir / "apps" / f"{app.slug}.pem"
+    if path.exists():
+        return path.read_bytes()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    return pem
+
+
+def identify(sandbox: Sandbox, authorization: str | None) -> Identity:
+    """The caller behind an `Authorization` header; 401 in GitHub's words otherwise."""
+    if not authorization:
+        raise ApiError(401, "Requires authentication")
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() not in ("token", "bearer") or not credential:
+        raise ApiError(401, "Bad credentials")
+    if scheme.lower() == "bearer" and credential.count(".") == 2:
+        return Identity(kind="app", login=None, app_id=_verify_jwt(sandbox, credential)["app_id"])
+    token = sandbox.store.find_one("token", key=credential)
+    if token is None:
+        raise ApiError(401, "Bad credentials")
+    expires_at = token.get("expires_at")
+    if expires_at and datetime.fromisoformat(expires_at.replace("Z", "+00:00")) <= datetime.now(
+        UTC
+    ):
+        raise ApiError(401, "Bad credentials")
+    if token.get("installation_id") is not None:
+        return Identity(
+            "installation", token["login"], token.get("app_id"), token["installation_id"]
+        )
+    return Identity("user", token["login"])
+
+
+def _verify_jwt(sandbox: Sandbox, credential: str) -> Record:
+    try:
+        claims: dict[str, Any] = jwt.decode(credential, options={"verify_signature": False})
+        app = sandbox.store.find_one("app", key=str(claims.get("iss")))
+        if app is None:
+            raise ApiError(401, "Integration not found")
+        verified = jwt.decode(
+            credential,
+            app["public_key"],
+            algorithms=["RS256"],
+            leeway=CLOCK_LEEWAY,
+            options={"require": ["iat", "exp", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise ApiError(
+            401,
+            "'Expiration time' claim ('exp') must be a numeric value representing the future "
+            "time at which the assertion expires",
+        ) from error
+    except jwt.PyJWTError as error:
+        raise ApiError(401, f"A JSON web token could not be decoded ({error})") from error
+    if int(verified["exp"]) - int(verified["iat"]) > MAX_JWT_LIFETIME + CLOCK_LEEWAY:
+        raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
+    return app
+
+
+def issue_installation_token(sandbox: Sandbox, app: Record, installation: Record) -> Record:
+    token = "ghs_" + secrets.token_hex(18)
+    ttl = app.get("token_ttl_seconds")
+    lifetime = TOKEN_LIFETIME if ttl is None else timedelta(seconds=ttl)
+    expires = (datetime.now(UTC) + lifetime).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return sandbox.store.insert(
+        "token",
+        {
+            "login": bot_login(app["slug"]),
+            "expires_at": expires,
+            "installation_id": installation["installation_id"],
+            "app_id": app["app_id"],
+            "token": token,
+        },
+        key=token,
+    )
