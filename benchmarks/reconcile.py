@@ -28,8 +28,9 @@ from pathlib import Path
 import yaml
 
 from bot.domain.manifest import Deployment, ModelManifest
+from bot.domain.verification import HealthSample
 from bot.gitrepo import GitRepo
-from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+from bot.targets.base import ApplyOutcome, Progress, ServingState
 from bot.workflows.apply import apply_changes
 
 ENVIRONMENTS = ("production", "staging", "canary")

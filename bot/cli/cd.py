@@ -1,40 +1,29 @@
 """`promobot apply`, `promobot diff` and `promobot history`: CD from a local checkout.
 
-Settings come from the environment (see `cd_settings_from_env`). Progress goes
-to stderr, results to stdout; user errors exit 2 without a traceback.
+Settings come from the environment (`bot.settings`). Progress goes to stderr,
+results to stdout; user errors exit 2 without a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from bot.errors import PromobotError, UserInputError
+from bot.app import RegistryPool, TargetPool, close_adapter, optional_forge
+from bot.errors import PromobotError
 from bot.forge.base import Forge
-from bot.forge.settings import GitHubSettings
 from bot.gitrepo import GitRepo
+from bot.settings import load_settings
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.diff import DriftReport, DriftStatus, diff_manifests
 from bot.workflows.history import HistoryEntry, key_metrics, read_history
-from bot.workflows.targets import (
-    DEFAULT_LOCAL_TARGET_URL,
-    CdSettings,
-    RegistryPool,
-    TargetPool,
-    build_forge,
-    close_forge,
-)
 from bot.workflows.verify import verify_applied
-
-GITHUB_PREFIX = "PROMOBOT_GITHUB__"
 
 
 class Format(StrEnum):
@@ -51,30 +40,6 @@ BranchOption = Annotated[
     str, typer.Option("--branch", help="Branch (or ref) holding the desired state.")
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
-
-
-def cd_settings_from_env(environ: Mapping[str, str] | None = None) -> CdSettings:
-    """CD settings from `MLFLOW_TRACKING_URI`, `PROMOBOT_LOCAL_TARGET_URL`, `PROMOBOT_GITHUB__*`."""
-    env = os.environ if environ is None else environ
-    github_fields = {
-        key[len(GITHUB_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(GITHUB_PREFIX) and value
-    }
-    try:
-        github = GitHubSettings.model_validate(github_fields) if github_fields else None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise UserInputError(
-            f"GitHub settings from {GITHUB_PREFIX}* are invalid: {problems}",
-            hint=f"set {GITHUB_PREFIX}REPOSITORY, {GITHUB_PREFIX}BOT_LOGIN and "
-            f"{GITHUB_PREFIX}TOKEN (or unset them all to run without GitHub)",
-        ) from exc
-    return CdSettings(
-        tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
-        local_target_url=env.get("PROMOBOT_LOCAL_TARGET_URL") or DEFAULT_LOCAL_TARGET_URL,
-        github=github,
-    )
 
 
 def _say(line: str) -> None:
@@ -110,8 +75,8 @@ def apply(
     succeeded. Exit 1 when a manifest failed (what served keeps serving).
     """
     with _user_errors():
-        settings = cd_settings_from_env()
-        targets, forge = TargetPool(settings), build_forge(settings)
+        settings = load_settings()
+        targets, forge = TargetPool(settings), optional_forge(settings)
         try:
             with GitRepo(repo) as git_repo:
                 report = apply_changes(
@@ -128,7 +93,8 @@ def apply(
                     _verify(report, git_repo, targets, forge)
         finally:
             targets.close()
-            close_forge(forge)
+            if forge is not None:
+                close_adapter(forge)
     if not report.ok:
         typer.echo(f"error: {len(report.failures)} manifest(s) failed:", err=True)
         for failed in report.failures:
@@ -167,8 +133,7 @@ def diff(
 ) -> None:
     """Compare what serves with the manifests of BRANCH. Exit 1 on drift, 2 if unreadable."""
     with _user_errors():
-        settings = cd_settings_from_env()
-        targets = TargetPool(settings)
+        targets = TargetPool(load_settings())
         try:
             with GitRepo(repo) as git_repo:
                 report = diff_manifests(git_repo, targets, branch=branch)
@@ -230,6 +195,7 @@ def _history_table(entries: Sequence[HistoryEntry]) -> str:
             entry.committed_at.strftime("%Y-%m-%d %H:%M %z"),
             entry.environment,
             entry.kind.value + (" (revert)" if entry.is_revert else ""),
+            entry.state.value if entry.state else "-",
             f"{entry.from_version or '-'} → {entry.to_version or '-'}",
             _pull_requests(entry),
             entry.author,
@@ -238,7 +204,7 @@ def _history_table(entries: Sequence[HistoryEntry]) -> str:
         ]
         for entry in entries
     ]
-    headers = ["WHEN", "ENVIRONMENT", "KIND", "VERSION", "PR", "WHO", "METRICS", "COMMIT"]
+    headers = ["WHEN", "ENVIRONMENT", "KIND", "STATE", "VERSION", "PR", "WHO", "METRICS", "COMMIT"]
     return render_table(headers, rows)
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.errors import PromobotError
-from bot.server.settings import load_service_settings
+from bot.settings import load_settings
 from bot.store.base import EventState, StoredEvent
 from bot.store.sql import SqlEventStore
 
@@ -30,7 +30,7 @@ DatabaseOption = Annotated[
 @contextmanager
 def _open_store(database_url: str | None) -> Iterator[SqlEventStore]:
     try:
-        store = SqlEventStore(load_service_settings(database_url=database_url).database_url)
+        store = SqlEventStore(load_settings(database_url=database_url).service.database_url)
     except PromobotError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

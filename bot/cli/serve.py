@@ -2,7 +2,7 @@
 
 The handler that processes events comes from a factory, `--handler module:function`
 (default `bot.server.handlers.DEFAULT_HANDLER_FACTORY`); the option exists for tests and
-plug-ins. Settings come from `PROMOBOT_*` variables (`bot.server.settings`).
+plug-ins. Settings come from `PROMOBOT_*` variables (`bot.settings`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.errors import PromobotError
 from bot.server.app import create_app, open_event_store
 from bot.server.handlers import DEFAULT_HANDLER_FACTORY, ServiceContext, load_handler_factory
 from bot.server.metrics import ServiceMetrics
-from bot.server.settings import load_service_settings
+from bot.settings import load_settings
 
 
 def serve(
@@ -47,9 +47,9 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        settings = load_service_settings(workers=workers, database_url=database_url)
+        settings = load_settings(workers=workers, database_url=database_url)
         factory = load_handler_factory(handler)
-        store = open_event_store(settings)
+        store = open_event_store(settings.service)
     except PromobotError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -60,7 +60,7 @@ def serve(
         except PromobotError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
-        app = create_app(settings, built, store=store, metrics=metrics)
+        app = create_app(settings.service, built, store=store, metrics=metrics)
         listener = _listen(host, port)
         bound = listener.getsockname()[1]
         # One parseable line, so scripts and tests that pass --port 0 learn the port.

@@ -25,14 +25,14 @@ def propose(
 ) -> None:
     """Evaluate a version and open or update its promotion pull request."""
     # Imported here: MLflow, scikit-learn and PyGithub take seconds to import.
-    from bot.workflows.dispatch import workflows_from_settings  # noqa: PLC0415
+    from bot.app import build_services  # noqa: PLC0415
     from bot.workflows.inputs import utcnow  # noqa: PLC0415
     from bot.workflows.propose import propose as run_propose  # noqa: PLC0415
 
     try:
         settings = load_settings().model_copy(update={"repo": repo})
-        workflows = workflows_from_settings(settings, decisions=None)
-        result = run_propose(workflows.env, None, model, version, environment, utcnow())
+        services = build_services(settings)
+        result = run_propose(services, None, model, version, environment, utcnow())
     except PromobotError as exc:
         raise _fail(exc) from exc
     where = f" {result.pull_request.url}" if result.pull_request else ""
@@ -46,13 +46,14 @@ def check(
     repo: Annotated[Path, typer.Option(help="Local checkout holding both commits.")] = Path(),
 ) -> None:
     """Fail when changed manifests disagree with the registry or the policy rejects them."""
-    from bot.gitrepo.repo import GitRepo  # noqa: PLC0415 - heavy imports, only for this command
-    from bot.registry.mlflow import MlflowRegistry  # noqa: PLC0415
+    from bot.app import build_registry  # noqa: PLC0415 - heavy imports, only for this command
+    from bot.domain.manifest import RegistryKind  # noqa: PLC0415
+    from bot.gitrepo.repo import GitRepo  # noqa: PLC0415
     from bot.workflows.check import check_change  # noqa: PLC0415
 
     try:
         settings = load_settings()
-        registry = MlflowRegistry(settings.require_tracking_uri())
+        registry = build_registry(RegistryKind.MLFLOW, settings)
         with GitRepo(repo) as git:
             base_sha, head_sha = git.resolve(base), git.resolve(head)
             changed = [

@@ -11,6 +11,7 @@ import httpx
 from github import Auth, Github
 from mlflow.tracking import MlflowClient
 
+from bot.app import RegistryPool, TargetPool
 from bot.demo.data import ENVIRONMENT, MODEL, DemoData, prepare_data, train
 from bot.demo.narration import Narrator
 from bot.demo.processes import wait_until
@@ -29,10 +30,10 @@ from bot.errors import PromobotError
 from bot.formats.writing import dump_manifest
 from bot.gitrepo import GitRepo
 from bot.recipe import Recipe
+from bot.settings import Settings
 from bot.training import TrainedVersion
 from bot.workflows.apply import apply_changes
 from bot.workflows.history import read_history
-from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
 
 PATH = manifest_path(ENVIRONMENT, MODEL)
 
@@ -126,7 +127,7 @@ def deploy_champion(scenario: Scenario, v1: TrainedVersion) -> None:
     """CD's first run: `apply` on a fresh clone deploys what main says (v1)."""
     world, say = scenario.world, scenario.narrator.say
     checkout = clone(world, world.workdir / "bot-checkout")
-    cd = CdSettings(tracking_uri=world.tracking_uri, local_target_url=world.url("serving"))
+    cd = Settings(mlflow_tracking_uri=world.tracking_uri, local_target_url=world.url("serving"))
     targets = TargetPool(cd)
     try:
         with GitRepo(checkout) as repo:

@@ -250,7 +250,7 @@ def launch_bot(world: World, name: str = "bot") -> Service:
             "--port",
             str(world.ports["bot"]),
             "--handler",
-            "bot.workflows.dispatch:build_workflow_handler",
+            "bot.app:build_handler",
         ),
         bot_environment(world),
         f"{world.url('bot')}/healthz",

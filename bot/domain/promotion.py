@@ -1,12 +1,16 @@
-"""The life of one promotion: states, the events that move it, and the diagram in the README.
+"""Where a promotion stands, derived from what the forge and git show; never stored.
 
-The README's Mermaid diagram is generated from `TRANSITIONS` (`promobot states`)
-and a test keeps the two equal, so the picture never drifts from the code.
+An open promotion pull request is in one of five states, which readiness derives
+from the rules it checks on the head (the status comment shows it). A merged one is
+merged or rolled back, which history derives from the git log (`promobot history`
+shows it). `STATES` says how each is derived; the README's table is generated from
+it and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Set
 from typing import assert_never
 
 
@@ -18,59 +22,38 @@ class State(enum.StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     BLOCKED = "blocked"
     READY = "ready"
-    SUPERSEDED = "superseded"
     MERGED = "merged"
-    SERVING = "serving"
     ROLLED_BACK = "rolled_back"
 
 
-class Event(enum.StrEnum):
-    """What moves a promotion."""
-
-    EVALUATED_PROMOTE = "verdict promote"
-    EVALUATED_REJECT = "verdict reject"
-    APPROVED = "approved on head"
-    BLOCKER = "hold / outside window / failing check"
-    NEW_PUSH = "push to the branch"
-    UNBLOCKED = "blocker cleared"
-    NEWER_VERSION = "newer challenger"
-    MERGE = "merge (auto or /promobot merge)"
-    APPLIED = "CD applied"
-    APPLY_FAILED = "CD failed"
-    REVERTED = "git revert / verify failed"
-
-
-TRANSITIONS: dict[tuple[State, Event], State] = {
-    (State.PROPOSED, Event.EVALUATED_PROMOTE): State.AWAITING_APPROVAL,
-    (State.PROPOSED, Event.EVALUATED_REJECT): State.REJECTED,
-    (State.AWAITING_APPROVAL, Event.APPROVED): State.READY,
-    (State.AWAITING_APPROVAL, Event.NEWER_VERSION): State.SUPERSEDED,
-    (State.READY, Event.BLOCKER): State.BLOCKED,
-    (State.READY, Event.MERGE): State.MERGED,
-    (State.READY, Event.NEWER_VERSION): State.SUPERSEDED,
-    (State.READY, Event.NEW_PUSH): State.AWAITING_APPROVAL,
-    (State.BLOCKED, Event.UNBLOCKED): State.READY,
-    (State.BLOCKED, Event.NEW_PUSH): State.AWAITING_APPROVAL,
-    (State.BLOCKED, Event.NEWER_VERSION): State.SUPERSEDED,
-    (State.REJECTED, Event.NEWER_VERSION): State.SUPERSEDED,
-    (State.MERGED, Event.APPLIED): State.SERVING,
-    (State.MERGED, Event.APPLY_FAILED): State.MERGED,
-    (State.SERVING, Event.REVERTED): State.ROLLED_BACK,
+STATES: dict[State, str] = {
+    State.PROPOSED: "open; the policy verdict has not run on the head yet",
+    State.REJECTED: "open; the policy verdict on the head failed",
+    State.AWAITING_APPROVAL: "open; approvals on the head from the policy's teams are missing",
+    State.BLOCKED: "open and approved; a hold label, a deploy window or a check blocks it",
+    State.READY: "open; every rule passes on the head",
+    State.MERGED: "merged into the default branch, and no later commit reverts it",
+    State.ROLLED_BACK: "merged, then reverted by a later commit on the default branch",
 }
-
-TERMINAL = frozenset({State.SUPERSEDED, State.ROLLED_BACK})
-
-
-class InvalidTransition(ValueError):
-    """The event cannot happen in this state."""
+"""How each state is derived."""
 
 
-def next_state(state: State, event: Event) -> State:
-    """The state after `event`, or `InvalidTransition`."""
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise InvalidTransition(f"{event.value!r} cannot happen while {state.value}") from None
+def open_state(policy_check: bool | None, failed: Set[str]) -> State:
+    """The state of an open promotion pull request from its failed readiness rules."""
+    if not failed:
+        return State.READY
+    if policy_check is None:
+        return State.PROPOSED
+    if policy_check is False:
+        return State.REJECTED
+    if "approvals" in failed:
+        return State.AWAITING_APPROVAL
+    return State.BLOCKED
+
+
+def merged_state(reverted: bool) -> State:
+    """The state of a merged promotion."""
+    return State.ROLLED_BACK if reverted else State.MERGED
 
 
 def describe(state: State) -> str:
@@ -86,22 +69,16 @@ def describe(state: State) -> str:
             return "Approved, but something blocks the merge (hold, deploy window, checks)."
         case State.READY:
             return "Ready to merge."
-        case State.SUPERSEDED:
-            return "A newer challenger replaced this one."
         case State.MERGED:
             return "Merged; CD applies the manifest."
-        case State.SERVING:
-            return "The version serves."
         case State.ROLLED_BACK:
             return "Reverted; the previous version serves again."
         case _:
             assert_never(state)
 
 
-def mermaid() -> str:
-    """The state diagram as Mermaid, as the README shows it."""
-    lines = ["stateDiagram-v2", f"    [*] --> {State.PROPOSED.value}"]
-    for (source, event), target in TRANSITIONS.items():
-        lines.append(f"    {source.value} --> {target.value}: {event.value}")
-    lines.extend(f"    {state.value} --> [*]" for state in sorted(TERMINAL))
-    return "\n".join(lines) + "\n"
+def states_table() -> str:
+    """The README's table of states: name, how it is derived, what the bot says."""
+    rows = ["| state | when | the bot says |", "|---|---|---|"]
+    rows += [f"| `{state.value}` | {STATES[state]} | {describe(state)} |" for state in State]
+    return "\n".join(rows) + "\n"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.policy import Policy
-from bot.domain.promotion import State
+from bot.domain.promotion import State, open_state
 from bot.domain.verdict import RuleResult
 from bot.domain.windows import is_open, next_opening
 
@@ -161,18 +161,7 @@ def merge_readiness(facts: MergeFacts, policy: Policy, now: dt.datetime) -> Read
     return Readiness(
         ready=ready,
         merge=ready and (facts.automerge_eligible or facts.merge_requested),
-        state=_state(facts, rules, ready),
+        state=open_state(facts.policy_check, {r.name for r in rules if not r.passed}),
         rules=tuple(rules),
         next_evaluation_at=opening,
     )
-
-
-def _state(facts: MergeFacts, rules: Sequence[RuleResult], ready: bool) -> State:
-    failed = {r.name for r in rules if not r.passed}
-    if ready:
-        return State.READY
-    if facts.policy_check is False:
-        return State.REJECTED
-    if failed <= {"approvals", "policy-verdict"} or "approvals" in failed:
-        return State.AWAITING_APPROVAL
-    return State.BLOCKED

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +78,25 @@ def direction_of(metric: str, explicit: Direction | None) -> Direction:
 def improvement(delta: float, direction: Direction) -> float:
     """A delta turned so that positive always means better."""
     return delta if direction is Direction.MAXIMIZE else -delta
+
+
+def primary_gain(
+    policy: Policy, challenger: Mapping[str, float], champion: Mapping[str, float] | None
+) -> float | None:
+    """The primary metric's improvement between two sets of metrics; None when unknown."""
+    metric = policy.compare.primary.metric
+    if champion is None or metric not in challenger or metric not in champion:
+        return None
+    delta = challenger[metric] - champion[metric]
+    return improvement(delta, direction_of(metric, policy.compare.primary.direction))
+
+
+def is_automerge_allowed(policy: Policy, passed: bool, gain: float | None) -> bool:
+    """The policy lets the bot merge alone: the rules passed and the gain is large enough."""
+    rule = policy.approval.automerge
+    if not (passed and rule.enabled):
+        return False
+    return rule.min_improvement is None or (gain is not None and gain >= rule.min_improvement)
 
 
 def _fmt(value: float | None) -> str:
@@ -275,20 +295,11 @@ def decide(comparison: Comparison, policy: Policy) -> Verdict:
         else None
     )
     passed = all(r.passed for r in rules)
-    automerge = policy.approval.automerge
-    eligible = (
-        passed
-        and automerge.enabled
-        and (
-            automerge.min_improvement is None
-            or (gain is not None and gain >= automerge.min_improvement)
-        )
-    )
     return Verdict(
         verdict=Outcome.PROMOTE if passed else Outcome.REJECT,
         rules=tuple(rules),
         first_deployment=first,
         primary_metric=compare.primary.metric,
         primary_improvement=gain,
-        automerge_eligible=eligible,
+        automerge_eligible=is_automerge_allowed(policy, passed, gain),
     )

@@ -20,8 +20,6 @@ from bot.forge.errors import (
     ForgeRevertConflictError,
 )
 from bot.forge.values import (
-    PROMOTION_BRANCH_PREFIX,
-    REVERT_BRANCH_PREFIX,
     BranchHead,
     CheckConclusion,
     CheckRunInfo,
@@ -41,14 +39,9 @@ from bot.forge.values import (
     RevertResult,
     Review,
     StatusInfo,
-    promotion_branch,
-    promotion_of,
-    revert_branch,
 )
 
 __all__ = [
-    "PROMOTION_BRANCH_PREFIX",
-    "REVERT_BRANCH_PREFIX",
     "BranchHead",
     "CheckConclusion",
     "CheckRunInfo",
@@ -75,9 +68,6 @@ __all__ = [
     "RevertResult",
     "Review",
     "StatusInfo",
-    "promotion_branch",
-    "promotion_of",
-    "revert_branch",
 ]
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from github import GithubException
 from github.GithubObject import NotSet, Opt
 
+from bot.domain.layout import PROMOTION_BRANCH_PREFIX
 from bot.forge import promotion, revert
 from bot.forge.base import (
-    PROMOTION_BRANCH_PREFIX,
     BranchHead,
     CheckConclusion,
     ChecksSnapshot,

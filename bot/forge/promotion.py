@@ -16,12 +16,12 @@ from github import GithubException
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest
 
+from bot.domain.layout import promotion_branch
 from bot.forge.base import (
     ForgeHumanCommitError,
     ForgeNothingToChangeError,
     PromotionOutcome,
     PromotionPR,
-    promotion_branch,
 )
 from bot.forge.comments import upsert_comment
 from bot.forge.convert import pull_request_info
@@ -58,7 +58,7 @@ class PromotionChange:
 
     @property
     def branch(self) -> str:
-        return promotion_branch(self.environment, self.model)
+        return promotion_branch(self.model, self.environment)
 
 
 def reviewers_to_request(change: PromotionChange, bot_login: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.domain.layout import revert_branch
 from bot.errors import ForgeError
 from bot.forge.base import (
     ForgeHumanCommitError,
@@ -19,7 +20,6 @@ from bot.forge.base import (
     MergeResult,
     PullRequestInfo,
     RevertResult,
-    revert_branch,
 )
 from bot.forge.convert import pull_request_info
 from bot.forge.markers import bot_section, commit_message, is_bot_commit

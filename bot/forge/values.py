@@ -10,34 +10,6 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROMOTION_BRANCH_PREFIX = "promobot/"
-REVERT_BRANCH_PREFIX = "promobot/revert/"
-
-
-def promotion_branch(environment: str, model: str) -> str:
-    """The one branch of the promotion pull request of (model, environment)."""
-    return f"{PROMOTION_BRANCH_PREFIX}{environment}/{model}"
-
-
-def revert_branch(pull_number: int) -> str:
-    """The branch of the pull request that reverts merged promotion `pull_number`."""
-    return f"{REVERT_BRANCH_PREFIX}{pull_number}"
-
-
-def promotion_of(head_ref: str) -> tuple[str, str] | None:
-    """(environment, model) of a promotion branch; None for revert and other branches.
-
-    `revert` is therefore not usable as an environment name.
-    """
-    if not head_ref.startswith(PROMOTION_BRANCH_PREFIX) or head_ref.startswith(
-        REVERT_BRANCH_PREFIX
-    ):
-        return None
-    parts = head_ref[len(PROMOTION_BRANCH_PREFIX) :].split("/")
-    if len(parts) != 2 or not all(parts):
-        return None
-    return parts[0], parts[1]
-
 
 class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

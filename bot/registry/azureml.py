@@ -19,15 +19,11 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest
 
+from bot.azure.clients import bearer_policy, build_credential, build_ml_client
+from bot.azure.settings import AzureSettings
 from bot.domain.manifest import RegistryKind
 from bot.errors import PromobotError, UnknownModelVersion
 from bot.registry.base import ModelVersionInfo, version_sort_key
-from bot.targets.azure_settings import (
-    AzureSettings,
-    bearer_policy,
-    build_credential,
-    build_ml_client,
-)
 
 ALIAS_TAG = "promobot.alias."
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from bot.errors import UserInputError
 from bot.server.metrics import ServiceMetrics
-from bot.server.settings import ServiceSettings
+from bot.settings import Settings
 from bot.store.base import ServiceStore, StoredEvent
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ Handler = Callable[[StoredEvent], None]
 class ServiceContext:
     """What a handler factory may use."""
 
-    settings: ServiceSettings
+    settings: Settings
     store: ServiceStore
     metrics: ServiceMetrics
 
@@ -45,7 +45,7 @@ class ServiceContext:
 HandlerFactory = Callable[[ServiceContext], Handler]
 """Builds the handler once, when the service starts."""
 
-DEFAULT_HANDLER_FACTORY = "bot.workflows.dispatch:build_workflow_handler"
+DEFAULT_HANDLER_FACTORY = "bot.app:build_handler"
 """What `promobot serve` runs without `--handler`: events → propose, gate, commands, CD."""
 
 LOGGING_HANDLER_FACTORY = "bot.server.handlers:build_logging_handler"

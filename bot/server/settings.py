@@ -1,9 +1,4 @@
-"""Settings of the bot service (`promobot serve`).
-
-`ServiceSettings` is a plain frozen model, meant to be nested in the global settings.
-Until then, `load_service_settings()` reads it from `PROMOBOT_*` environment variables
-(see `_ServiceEnvironment`); `promobot serve` and `promobot events` call it.
-"""
+"""Settings of the bot service (`promobot serve`): the `service` section of `bot.settings`."""
 
 from __future__ import annotations
 
@@ -11,10 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from bot.errors import UserInputError
 from bot.store.engine import sqlite_url
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -94,35 +87,3 @@ class ServiceSettings(BaseModel):
             state_dir = Path(values.get("state_dir") or default_state_dir())
             return {**values, "database_url": sqlite_url(state_dir)}
         return values
-
-
-class _ServiceEnvironment(BaseSettings):
-    """The `PROMOBOT_*` environment variables `load_service_settings` reads."""
-
-    model_config = SettingsConfigDict(env_prefix="PROMOBOT_", extra="ignore")
-
-    state_dir: Path | None = None
-    database_url: str | None = None
-    github_webhook_secret: SecretStr | None = None
-    mlflow_webhook_secret: SecretStr | None = None
-    azure_shared_key: SecretStr | None = None
-    ack_after: AckAfter | None = None
-    workers: int | None = None
-    lease_seconds: float | None = None
-    max_attempts: int | None = None
-    tick_seconds: float | None = None
-
-
-def load_service_settings(**overrides: Any) -> ServiceSettings:
-    """Settings from `PROMOBOT_*` variables, then `overrides` (None values are skipped)."""
-    try:
-        found = _ServiceEnvironment().model_dump(exclude_none=True)
-        found.update({key: value for key, value in overrides.items() if value is not None})
-        return ServiceSettings(**found)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise UserInputError(
-            f"service setting `{field}`: {first['msg']}",
-            hint=f"fix PROMOBOT_{field.upper()} or the matching command-line option",
-        ) from None

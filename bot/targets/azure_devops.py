@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 from urllib3.util.retry import Retry
 
+from bot.azure.settings import AzureDevOpsSettings
 from bot.domain.manifest import Deployment, ModelManifest, TargetKind
+from bot.domain.verification import HealthSample
 from bot.errors import TargetError
-from bot.targets.azure_settings import AzureDevOpsSettings
-from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+from bot.targets.base import ApplyOutcome, Progress, ServingState
 
 RUNS_SCANNED = 50
 """How many recent runs `state` reads to find what serves."""

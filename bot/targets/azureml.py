@@ -24,10 +24,12 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
+from bot.azure.clients import azure_ai_ml, build_ml_client
+from bot.azure.settings import AzureSettings
 from bot.domain.manifest import Deployment, ModelManifest, Strategy, TargetKind
+from bot.domain.verification import HealthSample
 from bot.errors import TargetError
-from bot.targets.azure_settings import AzureSettings, azure_ai_ml, build_ml_client
-from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+from bot.targets.base import ApplyOutcome, Progress, ServingState
 
 SmokeRequest = Callable[[ModelManifest], Mapping[str, Any]]
 """Returns the scoring request body used to smoke-test and probe a new deployment."""

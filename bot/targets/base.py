@@ -13,6 +13,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.manifest import Deployment, ModelManifest
+from bot.domain.verification import HealthSample
 
 Progress = Callable[[str], None]
 """Receives one short line per step, for the CLI and logs."""
@@ -45,22 +46,6 @@ class ApplyOutcome(BaseModel):
     changed: bool = Field(description="False when the version already served all traffic.")
     state: ServingState = Field(description="What serves afterwards.")
     detail: str = Field(description="One line for the log and the deployment status.")
-
-
-class HealthSample(BaseModel):
-    """Traffic-derived health of one version over a period, for verification."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: str = Field(description="Version measured.")
-    requests: int = Field(ge=0, description="Requests served.")
-    errors: int = Field(ge=0, description="Requests that failed.")
-    p99_latency_ms: float | None = Field(default=None, description="99th percentile latency.")
-
-    @property
-    def error_rate(self) -> float:
-        """Errors over requests; 0 when nothing was served."""
-        return self.errors / self.requests if self.requests else 0.0
 
 
 class Target(Protocol):

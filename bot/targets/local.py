@@ -16,10 +16,11 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.manifest import Deployment, ModelManifest, Strategy, TargetKind
+from bot.domain.verification import HealthSample
 from bot.errors import TargetError
 from bot.serving.api import LoadRequest, ModelView, TrafficRequest, VersionView
 from bot.serving.routing import split_traffic
-from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+from bot.targets.base import ApplyOutcome, Progress, ServingState
 
 _EVIDENCE_POLL_SECONDS = 0.1
 

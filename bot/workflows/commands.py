@@ -1,21 +1,32 @@
 """`/promobot …` comments on pull requests.
 
-Every answer to a command carries a marker naming the command's comment: running the
-command again (a redelivery, or a retry after a crash) edits that answer instead of
-writing a second one.
+The pull request and its inputs (manifests, policy) are read once per command, then
+the command is authorised and carried out. Every answer to a command carries a
+marker naming the command's comment: running the command again (a redelivery, or a
+retry after a crash) edits that answer instead of writing a second one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
 from bot.domain.commands import Command, Parsed, parse_command, usage
+from bot.domain.layout import promotion_of
 from bot.errors import UserInputError
-from bot.forge.base import PullRequestInfo, promotion_of
-from bot.workflows.gate import GateResult, gate
-from bot.workflows.inputs import Environment, read_policy
+from bot.forge.base import PullRequestInfo
+from bot.report.render import render_template
+from bot.workflows.gate import (
+    GateResult,
+    PromotionInputs,
+    gate,
+    read_inputs,
+    report_unreadable,
+)
+from bot.workflows.inputs import read_policy
 from bot.workflows.recheck import recheck
+from bot.workflows.services import Services
 
 ROLLBACK_LABEL = "rollback"
 
@@ -28,31 +39,65 @@ class CommandResult:
     detail: str
 
 
-def _authorised(env: Environment, pr: PullRequestInfo, user: str) -> bool:
-    if user.lower() == env.forge.bot_login.lower():
-        return False
-    if env.forge.collaborator_permission(user).can_write:
-        return True
+@dataclass(frozen=True)
+class _Context:
+    """One command's pull request, its inputs (None when not an open promotion) and reply."""
+
+    services: Services
+    pr: PullRequestInfo
+    inputs: PromotionInputs | None
+    unreadable: UserInputError | None
+    teams: tuple[str, ...]
+    reply: _Reply
+    user: str
+    now: dt.datetime
+
+
+def _read(
+    services: Services, pr: PullRequestInfo
+) -> tuple[PromotionInputs | None, UserInputError | None, tuple[str, ...]]:
+    """The inputs of an open promotion, or why they cannot be read; the policy's teams."""
     target = promotion_of(pr.head_ref)
     if target is None:
-        return False
+        return None, None, ()
     try:
-        teams = read_policy(env.forge, target[1], target[0]).approval.teams
-    except UserInputError:
+        if pr.merged or pr.state.value != "open":
+            policy = read_policy(services.forge, target.model, target.environment)
+            return None, None, policy.approval.teams
+        inputs = read_inputs(services, pr)
+    except UserInputError as error:
+        return None, error, ()
+    return inputs, None, () if inputs is None else inputs.policy.approval.teams
+
+
+def _authorised(context: _Context) -> bool:
+    services, user = context.services, context.user
+    if user.lower() == services.forge.bot_login.lower():
         return False
-    return any(env.forge.is_team_member(env.forge_owner(), t, user) for t in teams)
+    if services.forge.collaborator_permission(user).can_write:
+        return True
+    owner = services.forge_owner()
+    return any(services.forge.is_team_member(owner, team, user) for team in context.teams)
 
 
 def handle_comment(
-    env: Environment, number: int, user: str, body: str, now: dt.datetime, *, comment_id: int
+    services: Services,
+    number: int,
+    user: str,
+    body: str,
+    now: dt.datetime,
+    *,
+    comment_id: int,
 ) -> CommandResult | None:
     """Run the command in comment `comment_id`; None when the comment holds none."""
     parsed = parse_command(body)
-    if parsed is None or user.lower() == env.forge.bot_login.lower():
+    if parsed is None or user.lower() == services.forge.bot_login.lower():
         return None
-    pr = env.forge.get_pull_request(number)
-    reply = _Reply(env, number, comment_id)
-    if not _authorised(env, pr, user):
+    pr = services.forge.get_pull_request(number)
+    inputs, unreadable, teams = _read(services, pr)
+    reply = _Reply(services, number, comment_id)
+    context = _Context(services, pr, inputs, unreadable, teams, reply, user, now)
+    if not _authorised(context):
         reply(
             f"@{user} only people with write access or in the policy's teams can command promobot."
         )
@@ -60,91 +105,90 @@ def handle_comment(
     if parsed.command is None:
         reply(f"@{user} unknown command `{parsed.word or '(none)'}`; {usage()}")
         return CommandResult(parsed.word, "unknown command")
-    return _run(env, pr, parsed, user, now, reply)
+    return _run(context, parsed)
 
 
 @dataclass(frozen=True)
 class _Reply:
     """Answers one command's comment, at most once."""
 
-    env: Environment
+    services: Services
     number: int
     comment_id: int
 
     def __call__(self, text: str) -> None:
         marker = f"<!-- promobot:reply-to:{self.comment_id} -->"
-        self.env.forge.upsert_comment(self.number, marker, text)
+        self.services.forge.upsert_comment(self.number, marker, text)
 
 
-def _run(
-    env: Environment,
-    pr: PullRequestInfo,
-    parsed: Parsed,
-    user: str,
-    now: dt.datetime,
-    reply: _Reply,
-) -> CommandResult:
+def _run(context: _Context, parsed: Parsed) -> CommandResult:
     command = parsed.command
     assert command is not None
-    hold = _hold_label(env, pr)
-    if command is Command.HOLD:
-        env.forge.add_labels(pr.number, [hold])
-        gate(env, pr.number, now)
-        return CommandResult(command.value, f"held by {user}")
-    if command is Command.UNHOLD:
-        env.forge.remove_label(pr.number, hold)
-        return CommandResult(command.value, _summary(gate(env, pr.number, now)))
     if command is Command.ROLLBACK:
-        return _rollback(env, pr, user, reply)
+        return _rollback(context)
+    if context.unreadable is not None:
+        report_unreadable(context.services, context.pr, context.unreadable)
+        context.reply(
+            f"promobot cannot evaluate this pull request:\n\n```\n{context.unreadable}\n```"
+        )
+        return CommandResult(command.value, "refused: unreadable inputs")
+    if context.inputs is None:
+        context.reply(
+            f"@{context.user} `/promobot {command.value}` works on an open promotion pull request."
+        )
+        return CommandResult(command.value, "refused: not an open promotion")
+    inputs = context.inputs
+    if command in (Command.HOLD, Command.UNHOLD):
+        return _hold(context, inputs, hold=command is Command.HOLD)
+    if command is Command.RECHECK:
+        recheck(context.services, inputs.pr)
+    result = gate(
+        context.services,
+        inputs.pr.number,
+        context.now,
+        merge_requested=command is Command.MERGE,
+        inputs=inputs,
+    )
     if command is Command.EXPLAIN:
-        result = gate(env, pr.number, now)
-        reply(_explain(result))
-        return CommandResult(command.value, "explained")
-    if command is Command.RECHECK and promotion_of(pr.head_ref) is not None and not pr.merged:
-        recheck(env, pr)
-    result = gate(env, pr.number, now, merge_requested=command is Command.MERGE)
-    return CommandResult(command.value, _summary(result))
+        context.reply(_explain(context.services, result))
+    return CommandResult(command.value, result.detail)
 
 
-def _hold_label(env: Environment, pr: PullRequestInfo) -> str:
-    target = promotion_of(pr.head_ref)
-    if target is None:
-        return "promobot:hold"
-    try:
-        return read_policy(env.forge, target[1], target[0]).approval.hold_label
-    except UserInputError:
-        return "promobot:hold"
+def _hold(context: _Context, inputs: PromotionInputs, *, hold: bool) -> CommandResult:
+    forge, pr = context.services.forge, inputs.pr
+    label = inputs.policy.approval.hold_label
+    if hold:
+        forge.add_labels(pr.number, [label])
+        labels = (*pr.labels, label) if label not in pr.labels else pr.labels
+    else:
+        forge.remove_label(pr.number, label)
+        labels = tuple(name for name in pr.labels if name != label)
+    held = dataclasses.replace(inputs, pr=pr.model_copy(update={"labels": labels}))
+    result = gate(context.services, pr.number, context.now, inputs=held)
+    command = Command.HOLD if hold else Command.UNHOLD
+    return CommandResult(command.value, f"held by {context.user}" if hold else result.detail)
 
 
-def _summary(result: GateResult) -> str:
-    return result.detail
+def _explain(services: Services, result: GateResult) -> str:
+    return render_template(
+        "explain_comment.md.j2",
+        services.templates_root,
+        readiness=result.readiness,
+        detail=result.detail,
+    )
 
 
-def _explain(result: GateResult) -> str:
-    if result.readiness is None:
-        return f"promobot: {result.detail}"
-    lines = [
-        "**Why this pull request is " + ("ready" if result.readiness.ready else "blocked") + "**",
-        "",
-    ]
-    lines += [
-        f"- {'✅' if r.passed else '❌'} **{r.name}**: {r.detail}" for r in result.readiness.rules
-    ]
-    if result.readiness.next_evaluation_at is not None:
-        lines += ["", f"Next look: {result.readiness.next_evaluation_at:%Y-%m-%d %H:%M} UTC"]
-    return "\n".join(lines)
-
-
-def _rollback(env: Environment, pr: PullRequestInfo, user: str, reply: _Reply) -> CommandResult:
+def _rollback(context: _Context) -> CommandResult:
+    pr, user = context.pr, context.user
     if not pr.merged or promotion_of(pr.head_ref) is None:
-        reply(f"@{user} `/promobot rollback` works on a merged promotion pull request.")
+        context.reply(f"@{user} `/promobot rollback` works on a merged promotion pull request.")
         return CommandResult(Command.ROLLBACK.value, "refused: not a merged promotion")
     body = (
         f"Rolls back #{pr.number} at the request of @{user}. "
         "Merging it makes CD serve the previous version again."
     )
-    result = env.forge.open_revert(pr.number, labels=(ROLLBACK_LABEL,), body=body)
-    reply(f"Rollback proposed in #{result.pull_request.number}.")
+    result = context.services.forge.open_revert(pr.number, labels=(ROLLBACK_LABEL,), body=body)
+    context.reply(f"Rollback proposed in #{result.pull_request.number}.")
     return CommandResult(
         Command.ROLLBACK.value, f"revert pull request #{result.pull_request.number}"
     )

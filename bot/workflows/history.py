@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.promotion import State, merged_state
 from bot.formats.yamlsource import YamlSyntaxError, parse_yaml
 from bot.gitrepo import CommitRecord, GitRepo
 from bot.workflows.apply import MANIFESTS_DIR
@@ -58,6 +59,19 @@ class HistoryEntry(BaseModel):
     )
     metrics: dict[str, float] = Field(description="Metrics the manifest recorded after it.")
     subject: str = Field(description="First line of the commit message.")
+    state: State | None = Field(
+        default=None,
+        description="For a promotion or first deployment: merged, or rolled_back when a later "
+        "commit reverts it.",
+    )
+
+    def is_reverted_by(self, later: HistoryEntry) -> bool:
+        """`later` is a revert of this commit or of this commit's pull request."""
+        if not later.is_revert or later.environment != self.environment:
+            return False
+        if later.reverts is not None and self.commit.startswith(later.reverts):
+            return True
+        return self.pull_request is not None and later.reverts_pull_request == self.pull_request
 
 
 def pull_request_of_message(message: str) -> int | None:
@@ -109,7 +123,14 @@ def read_history(
             entry = _entry(repo, record, path, served.setdefault(path, set()))
             if entry is not None:
                 entries.append(entry)
-    return list(reversed(entries))
+    return [_with_state(entry, entries[index + 1 :]) for index, entry in enumerate(entries)][::-1]
+
+
+def _with_state(entry: HistoryEntry, later: Sequence[HistoryEntry]) -> HistoryEntry:
+    if entry.kind not in (HistoryKind.PROMOTION, HistoryKind.DEPLOYMENT):
+        return entry
+    reverted = any(entry.is_reverted_by(other) for other in later)
+    return entry.model_copy(update={"state": merged_state(reverted)})
 
 
 def _entry(repo: GitRepo, record: CommitRecord, path: str, served: set[str]) -> HistoryEntry | None:

@@ -22,26 +22,10 @@ from bot.errors import UserInputError
 from bot.evaluation import compare_metrics, evaluate_models
 from bot.forge.base import Forge
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
-from bot.registry.base import ModelVersionInfo, Registry
+from bot.registry.base import ModelVersionInfo
+from bot.workflows.services import Services
 
 POLICY_FOLDER = "policies"
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Where things are, for the workflows."""
-
-    forge: Forge
-    registry: Registry
-    data_root: Path | None = None
-    templates_root: Path | None = None
-    tracking_uri: str | None = None
-    status_context: str = "promobot/policy"
-    repository: str = ""
-
-    def forge_owner(self) -> str:
-        """The organisation (or user) that owns the repository: where teams live."""
-        return self.repository.partition("/")[0]
 
 
 @dataclass(frozen=True)
@@ -132,13 +116,17 @@ def _version() -> str:
     return bot.__version__
 
 
-def gather(env: Environment, model: str, version: str, environment: str) -> Proposal:
+def gather(services: Services, model: str, version: str, environment: str) -> Proposal:
     """Champion manifest, policy, both versions and their comparison."""
-    champion = read_manifest(env.forge, model, environment)
-    policy = read_policy(env.forge, model, environment)
-    challenger = env.registry.get_version(model, version)
-    champion_info = None if champion is None else env.registry.get_version(model, champion.version)
-    comparison = compare(env.data_root, env.tracking_uri, policy, champion_info, challenger)
+    champion = read_manifest(services.forge, model, environment)
+    policy = read_policy(services.forge, model, environment)
+    challenger = services.registry.get_version(model, version)
+    champion_info = (
+        None if champion is None else services.registry.get_version(model, champion.version)
+    )
+    comparison = compare(
+        services.data_root, services.tracking_uri, policy, champion_info, challenger
+    )
     return Proposal(model, environment, champion, challenger, champion_info, policy, comparison)
 
 

@@ -7,21 +7,19 @@ import enum
 import logging
 from dataclasses import dataclass
 
-from bot.domain.manifest import manifest_path
-from bot.domain.policy import OnRejected
+from bot.domain.layout import manifest_path, promotion_branch
+from bot.domain.pull_request_plan import LABEL_REJECTED, plan_pull_request
 from bot.domain.verdict import Outcome, Verdict, decide
-from bot.forge.base import CommitState, PromotionOutcome, PullRequestInfo, promotion_branch
+from bot.forge.base import CommitState, PromotionOutcome, PullRequestInfo
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.formats.writing import dump_manifest
 from bot.registry.base import version_sort_key
 from bot.report.render import ReportContext, render_report, render_template
 from bot.store.base import DecisionLog
-from bot.workflows.inputs import Environment, Proposal, gather, proposed_manifest
+from bot.workflows.inputs import Proposal, gather, proposed_manifest
+from bot.workflows.services import Services
 
 log = logging.getLogger(__name__)
-
-LABEL_PROMOTION = "promotion"
-LABEL_REJECTED = "rejected"
 
 
 class ProposeOutcome(enum.StrEnum):
@@ -47,12 +45,12 @@ class ProposeResult:
 
 
 def _open_pr_version(
-    env: Environment, model: str, environment: str
+    services: Services, model: str, environment: str
 ) -> tuple[PullRequestInfo, str] | None:
-    branch, path = promotion_branch(environment, model), manifest_path(environment, model)
-    for pr in env.forge.list_promotion_pull_requests():
+    branch, path = promotion_branch(model, environment), manifest_path(model, environment)
+    for pr in services.forge.list_promotion_pull_requests():
         if pr.head_ref == branch:
-            text = env.forge.read_file(path, pr.head_sha)
+            text = services.forge.read_file(path, pr.head_sha)
             try:
                 version = load_manifest_text(text or "", path).version
             except InvalidFile:
@@ -62,7 +60,7 @@ def _open_pr_version(
 
 
 def propose(
-    env: Environment,
+    services: Services,
     decisions: DecisionLog | None,
     model: str,
     version: str,
@@ -78,7 +76,7 @@ def propose(
         return ProposeResult(
             ProposeOutcome.ALREADY_DECIDED, f"{model} v{version}: {done.outcome} before"
         )
-    existing = _open_pr_version(env, model, environment)
+    existing = _open_pr_version(services, model, environment)
     if existing and existing[1] and version_sort_key(existing[1]) > version_sort_key(version):
         return _record(
             registry,
@@ -91,7 +89,7 @@ def propose(
                 f"v{existing[1]} is already proposed in #{existing[0].number}",
             ),
         )
-    proposal = gather(env, model, version, environment)
+    proposal = gather(services, model, version, environment)
     if proposal.champion is not None and proposal.champion.version == version:
         return _record(
             registry,
@@ -105,7 +103,7 @@ def propose(
             ),
         )
     verdict = decide(proposal.comparison, proposal.policy)
-    result = _execute(env, proposal, verdict, now, existing[0] if existing else None)
+    result = _execute(services, proposal, verdict, now, existing[0] if existing else None)
     log.info(
         "propose %s v%s in %s: %s (%s)", model, version, environment, result.outcome, result.detail
     )
@@ -128,7 +126,7 @@ def _record(
     return result
 
 
-def render_body(env: Environment, proposal: Proposal, verdict: Verdict, now: dt.datetime) -> str:
+def render_body(services: Services, proposal: Proposal, verdict: Verdict, now: dt.datetime) -> str:
     """The bot's part of the pull request body: summary, manifest change and report."""
     ctx = ReportContext(
         model=proposal.model,
@@ -138,10 +136,10 @@ def render_body(env: Environment, proposal: Proposal, verdict: Verdict, now: dt.
         policy_names=proposal.policy.names,
         generated_at=now,
     )
-    report = render_report(proposal.comparison, verdict, ctx, env.templates_root)
+    report = render_report(proposal.comparison, verdict, ctx, services.templates_root)
     return render_template(
         "pr_body.md.j2",
-        env.templates_root,
+        services.templates_root,
         ctx=ctx,
         verdict=verdict,
         report=report,
@@ -161,47 +159,46 @@ def status_line(verdict: Verdict) -> str:
 
 
 def _execute(
-    env: Environment,
+    services: Services,
     proposal: Proposal,
     verdict: Verdict,
     now: dt.datetime,
     existing: PullRequestInfo | None,
 ) -> ProposeResult:
-    rejected = verdict.verdict is Outcome.REJECT
-    action = proposal.policy.on_rejected
-    if rejected and action is OnRejected.COMMENT:
-        return _comment_only(env, proposal, verdict, existing)
-    body = render_body(env, proposal, verdict, now)
+    plan = plan_pull_request(verdict, proposal.policy.on_rejected)
+    if not plan.open_pull_request:
+        return _comment_only(services, proposal, verdict, existing)
+    body = render_body(services, proposal, verdict, now)
     manifest = proposed_manifest(proposal)
     title = f"Promote {proposal.model} v{proposal.challenger.version} to {proposal.environment}"
-    pr = env.forge.open_or_update_promotion(
+    pr = services.forge.open_or_update_promotion(
         model=proposal.model,
         environment=proposal.environment,
         manifest_path=manifest.path(),
         manifest_text=dump_manifest(manifest),
-        title=title if not rejected else f"[rejected] {title}",
+        title=plan.title_prefix + title,
         body=body,
-        labels=(LABEL_PROMOTION, LABEL_REJECTED) if rejected else (LABEL_PROMOTION,),
-        team_reviewers=() if rejected else proposal.policy.approval.teams,
-        draft=rejected,
+        labels=plan.labels,
+        team_reviewers=proposal.policy.approval.teams if plan.request_reviews else (),
+        draft=plan.draft,
     )
     if pr.outcome is PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT:
         return ProposeResult(ProposeOutcome.BLOCKED, pr.detail, verdict, pr.pull_request)
     info = pr.pull_request
-    if not rejected and LABEL_REJECTED in info.labels:
-        env.forge.remove_label(info.number, LABEL_REJECTED)
-    if info.draft != rejected:
-        info = env.forge.set_draft(info.number, rejected)
-    state = CommitState.FAILURE if rejected else CommitState.SUCCESS
-    env.forge.set_commit_status(
-        pr.commit_sha, state, status_line(verdict), context=env.status_context
+    if LABEL_REJECTED in info.labels and LABEL_REJECTED not in plan.labels:
+        services.forge.remove_label(info.number, LABEL_REJECTED)
+    if info.draft != plan.draft:
+        info = services.forge.set_draft(info.number, plan.draft)
+    state = CommitState.SUCCESS if plan.verdict_passes else CommitState.FAILURE
+    services.forge.set_commit_status(
+        pr.commit_sha, state, status_line(verdict), context=services.status_context
     )
-    if rejected and action is OnRejected.CLOSE:
-        info = env.forge.close_pull_request(
+    if plan.close:
+        info = services.forge.close_pull_request(
             info.number,
             render_template(
                 "rejected_comment.md.j2",
-                env.templates_root,
+                services.templates_root,
                 verdict=verdict,
                 proposal=proposal,
                 closed=True,
@@ -210,7 +207,7 @@ def _execute(
         return ProposeResult(ProposeOutcome.REJECTED, f"closed #{info.number}", verdict, info)
     outcome = (
         ProposeOutcome.REJECTED
-        if rejected
+        if not plan.verdict_passes
         else (
             ProposeOutcome.OPENED
             if pr.outcome is PromotionOutcome.CREATED
@@ -221,7 +218,7 @@ def _execute(
 
 
 def _comment_only(
-    env: Environment, proposal: Proposal, verdict: Verdict, existing: PullRequestInfo | None
+    services: Services, proposal: Proposal, verdict: Verdict, existing: PullRequestInfo | None
 ) -> ProposeResult:
     """`on_rejected: comment`: no pull request; the report goes to the open promotion
     pull request, or else to the pull request that promoted the champion."""
@@ -234,12 +231,12 @@ def _comment_only(
             f"<!-- promobot:rejected:{proposal.model}:{proposal.challenger.version}"
             f":{proposal.environment} -->"
         )
-        env.forge.upsert_comment(
+        services.forge.upsert_comment(
             target,
             marker,
             render_template(
                 "rejected_comment.md.j2",
-                env.templates_root,
+                services.templates_root,
                 verdict=verdict,
                 proposal=proposal,
                 closed=False,

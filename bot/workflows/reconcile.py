@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from bot.errors import PromobotError
 from bot.store.base import DecisionLog
-from bot.workflows.inputs import Environment, read_manifest
+from bot.workflows.inputs import read_manifest
 from bot.workflows.propose import ProposeResult, propose
+from bot.workflows.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def _newer(version: str, than: str | None) -> bool:
 
 
 def propose_missed_versions(
-    env: Environment,
+    services: Services,
     decisions: DecisionLog | None,
     environments: Sequence[str],
     now: dt.datetime,
@@ -37,10 +38,10 @@ def propose_missed_versions(
     if decisions is None:
         return []
     results = []
-    for model in env.registry.list_models():
+    for model in services.registry.list_models():
         for environment in environments:
             try:
-                champion = read_manifest(env.forge, model, environment)
+                champion = read_manifest(services.forge, model, environment)
             except PromobotError as exc:
                 log.warning("reconcile %s in %s: %s", model, environment, exc)
                 continue
@@ -48,12 +49,12 @@ def propose_missed_versions(
                 continue
             newer = [
                 v.version
-                for v in env.registry.list_versions(model)
+                for v in services.registry.list_versions(model)
                 if _newer(v.version, champion.version)
             ]
             # Only the newest version matters: older undecided ones are superseded by it.
             if newer and decisions.get(registry, model, newer[-1], environment) is None:
                 results.append(
-                    propose(env, decisions, model, newer[-1], environment, now, registry)
+                    propose(services, decisions, model, newer[-1], environment, now, registry)
                 )
     return results

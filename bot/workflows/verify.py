@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.domain.manifest import ModelManifest
 from bot.domain.policy import OnVerifyFailure, VerifySection
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
+from bot.domain.verification import HealthSample, verification_verdict
 from bot.errors import ForgeError
 from bot.forge.base import Forge, ForgeNothingToChangeError
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
 from bot.gitrepo import GitRepo
-from bot.targets.base import HealthSample, Progress, Target
+from bot.targets.base import Progress, Target
 from bot.workflows.apply import MANIFEST_SUFFIXES, ApplyReport, ApplyStatus, TargetProvider
 from bot.workflows.history import pull_request_of_message
 
@@ -63,31 +64,6 @@ class VerificationOutcome(BaseModel):
     action: VerifyAction = Field(description="none, reverted, revert_failed or alerted.")
     revert_pull_request: int | None = Field(default=None, description="The revert PR, if any.")
     detail: str = Field(default="", description="What the action did, or how to finish by hand.")
-
-
-def verification_verdict(
-    samples: Sequence[HealthSample], verify: VerifySection, *, min_requests: int = 1
-) -> tuple[bool, str]:
-    """(ok, reason) from the health readings of one version, oldest first.
-
-    Readings count since the version was deployed, so the latest one covers the
-    whole window so far. Fewer than `min_requests` requests cannot fail a version.
-    """
-    if not samples:
-        return True, "no health reading: nothing to judge"
-    latest = samples[-1]
-    seen = f"{latest.requests} request(s), {latest.errors} error(s)"
-    if latest.requests < max(min_requests, 1):
-        return True, f"{seen}: too few requests to judge"
-    if latest.error_rate > verify.max_error_rate:
-        return False, (
-            f"error rate {latest.error_rate:.2%} ({seen}) above the policy's "
-            f"max_error_rate {verify.max_error_rate:.2%}"
-        )
-    limit, p99 = verify.max_p99_latency_ms, latest.p99_latency_ms
-    if limit is not None and p99 is not None and p99 > limit:
-        return False, f"p99 latency {p99:.1f} ms above the policy's max_p99_latency_ms {limit:g}"
-    return True, f"{seen}: error rate {latest.error_rate:.2%} within {verify.max_error_rate:.2%}"
 
 
 def promotion_pull_request(manifest: ModelManifest, commit_message: str | None) -> int | None:

@@ -31,8 +31,9 @@ with warnings.catch_warnings():
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from promobot_sandbox.azure.server import SandboxAzureServer
 
+from bot.azure.clients import azure_ai_ml, build_ml_client
+from bot.azure.settings import AzureSettings
 from bot.domain.manifest import ModelManifest
-from bot.targets.azure_settings import AzureSettings, azure_ai_ml, build_ml_client
 
 MODEL = "churn"
 VERSIONS = ("1", "2", "3")

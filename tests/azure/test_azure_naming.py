@@ -10,15 +10,15 @@ from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.errors import TargetError, UserInputError
-from bot.targets.azure_settings import (
-    AzureDevOpsSettings,
-    AzureSettings,
+from bot.azure.clients import (
     LoopbackBearerPolicy,
     StaticTokenCredential,
     bearer_policy,
     ml_client_kwargs,
 )
+from bot.azure.settings import AzureSettings
+from bot.errors import TargetError, UserInputError
+from bot.settings import Settings
 from bot.targets.azureml import canary_traffic, deployment_name, smoke_request_from_dir
 from tests.azure.conftest import make_manifest
 
@@ -84,7 +84,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PROMOBOT_AZURE_RETIRE_GRACE_SECONDS", "600")
     monkeypatch.setenv("TOKEN", "must-not-be-read")
 
-    settings = AzureSettings()
+    settings = Settings().azure
+    assert settings is not None
 
     assert (settings.subscription_id, settings.resource_group) == ("sub-from-azure-cli", "rg")
     assert settings.workspace == "ws-promobot"
@@ -101,7 +102,8 @@ def test_devops_settings_read_the_variables_azure_pipelines_sets(
     monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
     monkeypatch.setenv("AZURE_DEVOPS_EXT_PAT", "pat")
 
-    settings = AzureDevOpsSettings()
+    settings = Settings().azure_devops
+    assert settings is not None
 
     assert (settings.organization_url, settings.project) == ("https://dev.azure.com/contoso/", "ml")
     assert settings.token.get_secret_value() == "pat"

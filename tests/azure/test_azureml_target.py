@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.azure.clients import build_ml_client
 from bot.errors import TargetError
-from bot.targets.azure_settings import build_ml_client
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import AzureWorld, make_manifest
 

@@ -14,9 +14,9 @@ import httpx
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from ruamel.yaml import YAML
 
+from bot.azure.settings import AzureDevOpsSettings
 from bot.domain.manifest import ModelManifest
 from bot.targets.azure_devops import AzureDevOpsTarget
-from bot.targets.azure_settings import AzureDevOpsSettings
 from tests.azure.conftest import AzureWorld
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

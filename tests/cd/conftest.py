@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.serving.runner import RunningServer, start_in_thread
-from bot.workflows.targets import CdSettings
+from bot.settings import Settings
 from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the tests here
     github_sandbox,
     rest_contract,
@@ -29,15 +29,15 @@ def scoring_server(
 
 
 @pytest.fixture
-def cd_settings(scoring_server: RunningServer, registry: Registry) -> CdSettings:
+def cd_settings(scoring_server: RunningServer, registry: Registry) -> Settings:
     """Settings that point CD at the scoring server and the test models' MLflow."""
-    return CdSettings(tracking_uri=registry.tracking_uri, local_target_url=scoring_server.url)
+    return Settings(mlflow_tracking_uri=registry.tracking_uri, local_target_url=scoring_server.url)
 
 
 @pytest.fixture
-def cd_env(cd_settings: CdSettings, monkeypatch: pytest.MonkeyPatch) -> CdSettings:
+def cd_env(cd_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The same settings as the CLI reads them, from the environment."""
-    assert cd_settings.tracking_uri is not None
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", cd_settings.tracking_uri)
+    assert cd_settings.mlflow_tracking_uri is not None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cd_settings.mlflow_tracking_uri)
     monkeypatch.setenv("PROMOBOT_LOCAL_TARGET_URL", cd_settings.local_target_url)
     return cd_settings

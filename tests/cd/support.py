@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from bot.domain.manifest import Deployment, ModelManifest
+from bot.domain.verification import HealthSample
 from bot.errors import TargetError
-from bot.targets.base import ApplyOutcome, HealthSample, Progress, ServingState
+from bot.targets.base import ApplyOutcome, Progress, ServingState
 
 ALICE = ("Alice Smith", "alice@example.com")
 BOB = ("Bob Jones", "bob@example.com")

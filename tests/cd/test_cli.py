@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli.cd import cd_settings_from_env
+from bot.app import TargetPool
 from bot.cli.main import app
 from bot.domain.manifest import Deployment, TargetKind
 from bot.errors import UserInputError
 from bot.gitrepo import GitRepo
+from bot.settings import Settings, load_settings
 from bot.workflows.apply import ApplyStatus, apply_changes
-from bot.workflows.targets import DEFAULT_LOCAL_TARGET_URL, CdSettings, TargetPool
 from tests.cd.support import GitOpsRepo, RecordingTarget
 
 AZURE_VARIABLES = (
@@ -33,28 +33,29 @@ def no_azure(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_settings_from_the_environment() -> None:
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI reads MLflow, the scoring server and GitHub from the environment."""
-    settings = cd_settings_from_env(
-        {
-            "MLFLOW_TRACKING_URI": "sqlite:///m.db",
-            "PROMOBOT_GITHUB__REPOSITORY": "acme/models",
-            "PROMOBOT_GITHUB__TOKEN": "t0ken",
-            "PROMOBOT_GITHUB__BOT_LOGIN": "promobot[bot]",
-            "PROMOBOT_GITHUB__BASE_URL": "http://127.0.0.1:9/api/v3",
-        }
-    )
-    assert settings.tracking_uri == "sqlite:///m.db"
-    assert settings.local_target_url == DEFAULT_LOCAL_TARGET_URL
+    for name, value in {
+        "MLFLOW_TRACKING_URI": "sqlite:///m.db",
+        "PROMOBOT_GITHUB__REPOSITORY": "acme/models",
+        "PROMOBOT_GITHUB__TOKEN": "t0ken",
+        "PROMOBOT_GITHUB__BOT_LOGIN": "promobot[bot]",
+        "PROMOBOT_GITHUB__BASE_URL": "http://127.0.0.1:9/api/v3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.mlflow_tracking_uri == "sqlite:///m.db"
+    assert settings.local_target_url == "http://127.0.0.1:8081"
     assert settings.github is not None
     assert settings.github.repository == "acme/models"
     assert settings.github.token is not None
     assert settings.github.token.get_secret_value() == "t0ken"
 
 
-def test_no_github_variables_means_no_github() -> None:
+def test_no_github_variables_means_no_github(monkeypatch: pytest.MonkeyPatch) -> None:
     """Apply must work without GitHub."""
-    assert cd_settings_from_env({"PROMOBOT_LOCAL_TARGET_URL": "http://x:1"}).github is None
+    monkeypatch.setenv("PROMOBOT_LOCAL_TARGET_URL", "http://x:1")
+    assert load_settings().github is None
 
 
 def test_incomplete_github_settings_are_a_clear_error(
@@ -88,7 +89,7 @@ def test_unconfigured_azure_fails_only_its_manifests(tmp_path: Path, no_azure: N
     repo.write_manifest("fraud", "4", target="azureml", instance_type="Standard_DS3_v2")
     repo.commit("Two models, two targets")
     local = RecordingTarget()
-    pool = TargetPool(CdSettings(), factories={TargetKind.LOCAL: lambda: local})
+    pool = TargetPool(Settings(), factories={TargetKind.LOCAL: lambda: local})
     with GitRepo(repo.path) as git_repo:
         report = apply_changes(git_repo, pool)
     by_path = {r.path: r for r in report.results}
@@ -110,7 +111,7 @@ def test_unconfigured_azure_devops_names_its_variables(monkeypatch: pytest.Monke
         "AZURE_DEVOPS_EXT_PAT",
     ):
         monkeypatch.delenv(name, raising=False)
-    pool = TargetPool(CdSettings())
+    pool = TargetPool(Settings())
     with pytest.raises(UserInputError, match="PROMOBOT_AZURE_DEVOPS_TOKEN"):
         pool(Deployment(target=TargetKind.AZURE_DEVOPS, endpoint="churn", pipeline_id=3))
 

@@ -9,15 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app import RegistryPool, TargetPool
 from bot.domain.policy import VerifySection
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
 from bot.formats.loading import load_manifest_text
 from bot.gitrepo import GitRepo
 from bot.serving.runner import RunningServer
+from bot.settings import Settings
 from bot.targets.local import LocalTarget
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
-from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
 from bot.workflows.verify import VerifyAction, verify_deployment
 from tests.cd.support import GitOpsRepo, RecordingTarget, manifest_text
 from tests.cd.test_rollback import answering_version
@@ -140,7 +141,7 @@ def test_failed_verification_reverts_the_promotion_through_git(
     start_sandbox: Any,
     forge_of: Any,
     scoring_server: RunningServer,
-    cd_settings: CdSettings,
+    cd_settings: Settings,
 ) -> None:
     """The whole loop: promote, deploy, watch it fail, revert by PR, and CD restores the old one."""
     good, fragile = registry.version("logistic"), registry.version("fragile")

@@ -57,7 +57,10 @@ def test_history_json_lists_promotion_and_revert(
     assert promotion["pull_request"] == 7
     assert promotion["metrics"] == {"f1": 0.84, "accuracy": 0.91}
     assert promotion["author"] == "Alice Smith"
+    assert promotion["state"] == "rolled_back"
+    assert rollback["state"] is None
     assert first["kind"] == "deployment"
+    assert first["state"] == "merged"
     assert first["from_version"] is None
     assert all(e["environment"] == "production" for e in entries)
 
@@ -74,6 +77,7 @@ def test_history_table_shows_each_change(promoted: tuple[GitOpsRepo, dict[str, s
         "WHEN",
         "ENVIRONMENT",
         "KIND",
+        "STATE",
         "VERSION",
         "PR",
         "WHO",
@@ -86,6 +90,7 @@ def test_history_table_shows_each_change(promoted: tuple[GitOpsRepo, dict[str, s
     assert shas["revert"][:7] in lines[0]
     assert "reverts #7" in lines[0]
     assert "promotion" in lines[1]
+    assert "rolled_back" in lines[1]
     assert "1 → 2" in lines[1]
     assert "#7" in lines[1]
     assert "f1=0.84" in lines[1]

@@ -8,13 +8,14 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from bot.app import RegistryPool, TargetPool
 from bot.cli.main import app
 from bot.gitrepo import GitRepo, read_marker
 from bot.registry.mlflow import MlflowRegistry
 from bot.serving.runner import RunningServer
+from bot.settings import Settings
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.history import read_history
-from bot.workflows.targets import CdSettings, RegistryPool, TargetPool
 from tests.cd.support import GitOpsRepo
 from tests.serving.support import SAFE_ROWS
 from tests.support.serving_models import Registry
@@ -32,7 +33,7 @@ def answering_version(server: RunningServer, model: str = "churn") -> str:
     return str(response.json()["version"])
 
 
-def apply_repo(repo: GitOpsRepo, settings: CdSettings) -> ApplyReport:
+def apply_repo(repo: GitOpsRepo, settings: Settings) -> ApplyReport:
     """`promobot apply` as the library call the service makes."""
     targets = TargetPool(settings)
     try:
@@ -45,7 +46,7 @@ def apply_repo(repo: GitOpsRepo, settings: CdSettings) -> ApplyReport:
 
 
 def test_git_revert_makes_the_previous_version_serve_again(
-    tmp_path: Path, registry: Registry, scoring_server: RunningServer, cd_settings: CdSettings
+    tmp_path: Path, registry: Registry, scoring_server: RunningServer, cd_settings: Settings
 ) -> None:
     """Rollback has no code path of its own: a revert commit is just the next desired state."""
     v1, v2 = registry.version("logistic"), registry.version("boosted")
@@ -75,7 +76,7 @@ def test_git_revert_makes_the_previous_version_serve_again(
 
 
 def test_failed_apply_keeps_the_old_version_and_diff_shows_the_drift(
-    tmp_path: Path, registry: Registry, scoring_server: RunningServer, cd_env: CdSettings
+    tmp_path: Path, registry: Registry, scoring_server: RunningServer, cd_env: Settings
 ) -> None:
     """A version that fails its smoke test never serves; CD says so, and retries next time."""
     good, broken = registry.version("logistic"), registry.version("fragile_example")

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from bot.domain.policy import VerifySection
+from bot.domain.verification import HealthSample, verification_verdict
 from bot.formats.loading import load_manifest_text
 from bot.gitrepo import GitRepo
-from bot.targets.base import HealthSample
 from bot.workflows.apply import apply_changes
 from bot.workflows.verify import (
     VerifyAction,
     promotion_pull_request,
-    verification_verdict,
     verify_applied,
     verify_deployment,
     watch_version,

@@ -1,4 +1,4 @@
-"""The promotion state machine, its README diagram, deploy windows and comment parsing."""
+"""Promotion states (derived, and the README's table of them), deploy windows, comment parsing."""
 
 from __future__ import annotations
 
@@ -8,40 +8,51 @@ import pytest
 
 from bot.domain.commands import Command, parse_command
 from bot.domain.policy import DeployWindow
-from bot.domain.promotion import (
-    TRANSITIONS,
-    Event,
-    InvalidTransition,
-    State,
-    describe,
-    mermaid,
-    next_state,
-)
+from bot.domain.promotion import STATES, State, describe, merged_state, open_state, states_table
 from bot.domain.windows import is_open, next_opening
 from tests.conftest import PROJECT_ROOT
 
 
-def test_readme_diagram_is_the_code() -> None:
-    """The README draws the state machine; it must be the one the code runs."""
+def test_readme_table_of_states_is_the_code() -> None:
+    """The README lists the states; it must list the ones the code derives, as it derives them."""
     readme = (PROJECT_ROOT / "README.md").read_text()
-    assert "```mermaid\n" + mermaid() + "```" in readme, (
-        "README's state diagram is stale: paste the output of "
-        "`python -c 'from bot.domain.promotion import mermaid; print(mermaid())'`"
+    assert states_table() in readme, (
+        "README's table of states is stale: paste the output of "
+        "`python -c 'from bot.domain.promotion import states_table; print(states_table())'`"
     )
 
 
-def test_every_state_is_reachable_and_described() -> None:
-    """No dead states: each one is entered by some transition (or is the start)."""
-    targets = set(TRANSITIONS.values()) | {State.PROPOSED}
-    assert targets == set(State)
+def test_every_state_is_derived_and_described() -> None:
+    """No state the code cannot reach: each is what `open_state` or `merged_state` returns."""
+    derived = {
+        open_state(None, {"policy-verdict"}),
+        open_state(False, {"policy-verdict"}),
+        open_state(True, {"approvals"}),
+        open_state(True, {"no-hold"}),
+        open_state(True, set()),
+        merged_state(reverted=False),
+        merged_state(reverted=True),
+    }
+    assert derived == set(State)
+    assert set(STATES) == set(State)
     assert all(describe(state) for state in State)
 
 
-def test_invalid_transition_is_refused() -> None:
-    """A merged promotion cannot be approved again."""
-    assert next_state(State.READY, Event.MERGE) is State.MERGED
-    with pytest.raises(InvalidTransition):
-        next_state(State.MERGED, Event.APPROVED)
+@pytest.mark.parametrize(
+    ("policy_check", "failed", "state"),
+    [
+        (None, {"policy-verdict", "approvals"}, State.PROPOSED),
+        (False, {"policy-verdict", "approvals"}, State.REJECTED),
+        (True, {"approvals", "deploy-window"}, State.AWAITING_APPROVAL),
+        (True, {"deploy-window"}, State.BLOCKED),
+        (True, set(), State.READY),
+    ],
+)
+def test_an_open_pull_requests_state_follows_its_failed_rules(
+    policy_check: bool | None, failed: set[str], state: State
+) -> None:
+    """The verdict decides first, then approvals, then anything else blocks."""
+    assert open_state(policy_check, failed) is state
 
 
 ROME_NIGHTS = DeployWindow.model_validate("Mon-Fri 22:00-06:00 Europe/Rome")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.forge.base import promotion_branch, promotion_of, revert_branch
+from bot.domain.layout import promotion_branch, promotion_of, revert_branch
 from bot.forge.markers import (
     BODY_BEGIN,
     BODY_END,
@@ -96,8 +96,8 @@ def test_bot_commit_detection(email: str | None, parents: int, branch: str, expe
 @pytest.mark.parametrize(
     ("head_ref", "expected"),
     [
-        ("promobot/production/churn", ("production", "churn")),
-        (promotion_branch("staging", "fraud"), ("staging", "fraud")),
+        ("promobot/production/churn", ("churn", "production")),
+        (promotion_branch("fraud", "staging"), ("fraud", "staging")),
         (revert_branch(12), None),
         ("promobot/production", None),
         ("promobot/a/b/c", None),
@@ -105,5 +105,5 @@ def test_bot_commit_detection(email: str | None, parents: int, branch: str, expe
     ],
 )
 def test_promotion_of_branch(head_ref: str, expected: tuple[str, str] | None) -> None:
-    """Workflows map an open pull request back to its (environment, model)."""
+    """Workflows map an open pull request back to its (model, environment)."""
     assert promotion_of(head_ref) == expected

@@ -18,7 +18,8 @@ from bot.server.handlers import (
     load_handler_factory,
 )
 from bot.server.metrics import ServiceMetrics
-from bot.server.settings import ServiceSettings, load_service_settings
+from bot.server.settings import ServiceSettings
+from bot.settings import Settings, load_settings
 from bot.store.sql import SqlEventStore
 
 
@@ -30,7 +31,7 @@ def test_settings_come_from_promobot_variables(
     monkeypatch.setenv("PROMOBOT_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("PROMOBOT_GITHUB_WEBHOOK_SECRET", "s3cret-value")
     monkeypatch.setenv("PROMOBOT_WORKERS", "7")
-    settings = load_service_settings(lease_seconds=12.5)
+    settings = load_settings(lease_seconds=12.5).service
     assert settings.database_url == f"sqlite:///{tmp_path / 'promobot.db'}"
     assert settings.workers == 7
     assert settings.lease_seconds == 12.5
@@ -48,7 +49,7 @@ def test_an_explicit_database_url_wins_over_the_state_dir(tmp_path: Path) -> Non
 def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMOBOT_WORKERS", "0")
     with pytest.raises(UserInputError) as raised:
-        load_service_settings()
+        load_settings()
     assert "workers" in str(raised.value)
     assert "PROMOBOT_WORKERS" in str(raised.value)
 
@@ -56,12 +57,12 @@ def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 def test_deliveries_are_answered_once_committed_unless_told_to_wait_for_the_disk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert load_service_settings().ack_after == "commit"
+    assert load_settings().service.ack_after == "commit"
     monkeypatch.setenv("PROMOBOT_ACK_AFTER", "flush")
-    assert load_service_settings().ack_after == "flush"
+    assert load_settings().service.ack_after == "flush"
     monkeypatch.setenv("PROMOBOT_ACK_AFTER", "fsync")
     with pytest.raises(UserInputError) as raised:
-        load_service_settings()
+        load_settings()
     assert "PROMOBOT_ACK_AFTER" in str(raised.value)
     assert "'commit' or 'flush'" in str(raised.value)
 
@@ -96,7 +97,7 @@ def test_the_logging_handler_logs_each_event(
     """Without workflows (`--handler` set to it), the service still consumes and logs events."""
     caplog.set_level(logging.INFO)
     store = SqlEventStore(f"sqlite:///{tmp_path / 'e.db'}")
-    settings = ServiceSettings(state_dir=tmp_path)
+    settings = Settings(service=ServiceSettings(state_dir=tmp_path))
     handler = load_handler_factory(LOGGING_HANDLER_FACTORY)(
         ServiceContext(settings=settings, store=store, metrics=ServiceMetrics())
     )
@@ -118,7 +119,9 @@ def test_the_default_handler_runs_the_workflows_and_needs_github(
     monkeypatch.delenv("PROMOBOT_GITHUB__REPOSITORY", raising=False)
     store = SqlEventStore(f"sqlite:///{tmp_path / 'e.db'}")
     context = ServiceContext(
-        settings=ServiceSettings(state_dir=tmp_path), store=store, metrics=ServiceMetrics()
+        settings=Settings(service=ServiceSettings(state_dir=tmp_path)),
+        store=store,
+        metrics=ServiceMetrics(),
     )
     with pytest.raises(UserInputError, match="GitHub is not configured"):
         load_handler_factory(DEFAULT_HANDLER_FACTORY)(context)

@@ -15,7 +15,7 @@ from bot.forge.settings import GitHubSettings
 from bot.formats.writing import dump_manifest
 from bot.recipe import Recipe
 from bot.registry.mlflow import MlflowRegistry
-from bot.workflows.inputs import Environment
+from bot.workflows.services import Services
 from tests.conftest import PROJECT_ROOT
 from tests.support.github_sandbox import (
     APP_ID,
@@ -65,7 +65,7 @@ class World:
 
     sandbox: GitHubSandbox
     registry: TrainedRegistry
-    env: Environment
+    services: Services
     forge: GitHubForge
 
 
@@ -86,7 +86,7 @@ def make_world(
     if data:
         data_root.mkdir()
         (data_root / "churn-eval.parquet").write_bytes(registry.eval_path.read_bytes())
-    env = Environment(
+    services = Services(
         forge=forge,
         registry=MlflowRegistry(registry.tracking_uri),
         data_root=data_root,
@@ -94,7 +94,7 @@ def make_world(
         tracking_uri=registry.tracking_uri,
         repository=REPO_NAME,
     )
-    return World(sandbox, registry, env, forge)
+    return World(sandbox, registry, services, forge)
 
 
 def repository_content(registry: TrainedRegistry, automerge: bool = True) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from bot.forge.base import promotion_branch
+from bot.domain.layout import promotion_branch
 from bot.recipe import Recipe
 from bot.store.sql import SqlEventStore
 from bot.workflows.commands import handle_comment
@@ -39,31 +39,35 @@ def test_better_version_opens_one_pull_request_with_report_and_passing_status(
 ) -> None:
     """The heart of the product: a better retrain becomes exactly one reviewed pull request."""
     store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
-    result = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
+    result = propose(
+        world.services, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW
+    )
     assert result.outcome is ProposeOutcome.OPENED, result.detail
     pr = result.pull_request
     assert pr is not None and not pr.draft
-    assert pr.head_ref == promotion_branch(ENV, MODEL)
+    assert pr.head_ref == promotion_branch(MODEL, ENV)
     assert "| f1 |" in pr.body and "paired" in pr.body
     assert pr.requested_teams == ("ml-reviewers",)
     assert world.forge.get_pull_request(pr.number).requested_teams == ("ml-reviewers",)
     checks = world.forge.get_checks(pr.head_sha)
     assert checks.is_passing("promobot/policy") is True
-    again = propose(world.env, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW)
+    again = propose(
+        world.services, store.decisions, MODEL, _version(world, Recipe.BETTER), ENV, NOW
+    )
     assert again.outcome is ProposeOutcome.ALREADY_DECIDED
     assert len(world.forge.list_promotion_pull_requests()) == 1
 
 
 def test_team_approval_on_head_leads_to_a_squash_merge(world: World) -> None:
     """Approval by a member of the policy's team makes the bot merge, one commit on main."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     before = world.forge.default_branch().sha
-    waiting = gate(world.env, pr.number, NOW)
+    waiting = gate(world.services, pr.number, NOW)
     assert waiting.merged_sha is None
     assert "approvals" in [r.name for r in waiting.readiness.rules if not r.passed]  # type: ignore[union-attr]
     _approve(world, "carol", pr.number)
-    merged = gate(world.env, pr.number, NOW)
+    merged = gate(world.services, pr.number, NOW)
     assert merged.merged_sha is not None, merged.detail
     commits = world.forge.commits_since(before)
     assert [c.sha for c in commits] == [merged.merged_sha]
@@ -73,23 +77,23 @@ def test_team_approval_on_head_leads_to_a_squash_merge(world: World) -> None:
 
 def test_approval_outside_the_team_does_not_count(world: World) -> None:
     """Write access is not enough when the policy names teams."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     _approve(world, "bob", pr.number)
-    result = gate(world.env, pr.number, NOW)
+    result = gate(world.services, pr.number, NOW)
     assert result.merged_sha is None
     assert result.readiness is not None and not result.readiness.ready
 
 
 def test_push_after_approval_blocks_merge_until_reapproved(world: World) -> None:
     """An approval counts for the head it was given on; a later push is never merged unseen."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     _approve(world, "carol", pr.number)
     repo = world.sandbox.github("bob").get_repo(REPO_NAME)
     contents = repo.get_contents("README.md", ref=pr.head_ref)
     repo.update_file("README.md", "touch", "# models\n\nedited\n", contents.sha, branch=pr.head_ref)  # type: ignore[union-attr]
-    blocked = gate(world.env, pr.number, NOW)
+    blocked = gate(world.services, pr.number, NOW)
     assert blocked.merged_sha is None
     failed = {r.name for r in blocked.readiness.rules if not r.passed}  # type: ignore[union-attr]
     assert "approvals" in failed
@@ -97,20 +101,20 @@ def test_push_after_approval_blocks_merge_until_reapproved(world: World) -> None
     # The new head has no policy verdict yet: the recheck sets it, as on a synchronize event.
     from bot.workflows.recheck import recheck
 
-    assert recheck(world.env, world.forge.get_pull_request(pr.number)).passed
-    assert gate(world.env, pr.number, NOW).merged_sha is not None
+    assert recheck(world.services, world.forge.get_pull_request(pr.number)).passed
+    assert gate(world.services, pr.number, NOW).merged_sha is not None
 
 
 def test_worse_version_follows_on_rejected_draft(world: World) -> None:
     """A rejected challenger is not dropped: the policy says draft, so a draft with the report."""
-    result = propose(world.env, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
+    result = propose(world.services, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
     assert result.outcome is ProposeOutcome.REJECTED
     pr = result.pull_request
     assert pr is not None and pr.draft
     assert "rejected" in pr.labels
     assert "rejected" in world.forge.get_pull_request(pr.number).labels
     assert world.forge.get_checks(pr.head_sha).is_passing("promobot/policy") is False
-    assert gate(world.env, pr.number, NOW).merged_sha is None
+    assert gate(world.services, pr.number, NOW).merged_sha is None
 
 
 def test_on_rejected_comment_reports_once_on_the_open_pull_request(world: World) -> None:
@@ -120,11 +124,11 @@ def test_on_rejected_comment_reports_once_on_the_open_pull_request(world: World)
     policy = repo.get_contents("policies/churn-team.yaml")
     text = policy.decoded_content.decode().replace("on_rejected: draft", "on_rejected: comment")  # type: ignore[union-attr]
     repo.update_file("policies/churn-team.yaml", "Report rejections", text, policy.sha)  # type: ignore[union-attr]
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     worse = _version(world, Recipe.WORSE)
     for _ in range(2):
-        result = propose(world.env, None, MODEL, worse, ENV, NOW)
+        result = propose(world.services, None, MODEL, worse, ENV, NOW)
         assert result.outcome is ProposeOutcome.REJECTED
         assert result.detail.endswith(f"reported on #{pr.number}")
     marker = f"<!-- promobot:rejected:{MODEL}:{worse}:{ENV} -->"
@@ -135,55 +139,59 @@ def test_on_rejected_comment_reports_once_on_the_open_pull_request(world: World)
 
 def test_commands_hold_explain_and_refuse_strangers(world: World) -> None:
     """Comment commands act only for authorised people, and hold really blocks."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
-    refused = handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW, comment_id=101)
+    refused = handle_comment(
+        world.services, pr.number, "erin", "/promobot merge", NOW, comment_id=101
+    )
     assert refused is not None and refused.detail.startswith("refused")
     assert (
-        handle_comment(world.env, pr.number, "carol", "/promobot hold", NOW, comment_id=102)
+        handle_comment(world.services, pr.number, "carol", "/promobot hold", NOW, comment_id=102)
         is not None
     )
     _approve(world, "carol", pr.number)
-    held = gate(world.env, pr.number, NOW)
+    held = gate(world.services, pr.number, NOW)
     assert held.merged_sha is None
     assert (
-        handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=103)
+        handle_comment(world.services, pr.number, "carol", "/promobot explain", NOW, comment_id=103)
         is not None
     )
     comments = world.forge.list_comments(pr.number)
     assert any("no-hold" in c.body and "Why this pull request" in c.body for c in comments)
     assert sum(STATUS_MARKER in c.body for c in comments) == 1
-    unheld = handle_comment(world.env, pr.number, "alice", "/promobot unhold", NOW, comment_id=104)
+    unheld = handle_comment(
+        world.services, pr.number, "alice", "/promobot unhold", NOW, comment_id=104
+    )
     assert unheld is not None and unheld.detail.startswith("merged")
 
 
 def test_a_command_run_again_edits_its_answer_instead_of_repeating_it(world: World) -> None:
     """A redelivered comment, or one retried after a crash, leaves one answer per command."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
 
     def answers() -> list[str]:
         return [c.body for c in world.forge.list_comments(pr.number) if "Why this" in c.body]
 
     for _ in range(2):
-        handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=7)
+        handle_comment(world.services, pr.number, "carol", "/promobot explain", NOW, comment_id=7)
     assert len(answers()) == 1
-    handle_comment(world.env, pr.number, "carol", "/promobot explain", NOW, comment_id=8)
+    handle_comment(world.services, pr.number, "carol", "/promobot explain", NOW, comment_id=8)
     assert len(answers()) == 2
     for _ in range(2):
-        handle_comment(world.env, pr.number, "erin", "/promobot merge", NOW, comment_id=9)
+        handle_comment(world.services, pr.number, "erin", "/promobot merge", NOW, comment_id=9)
     refusals = [c for c in world.forge.list_comments(pr.number) if c.body.count("@erin only") == 1]
     assert len(refusals) == 1
 
 
 def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
     """`/promobot rollback` on a merged promotion proposes the revert through git."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     _approve(world, "carol", pr.number)
-    assert gate(world.env, pr.number, NOW).merged_sha is not None
+    assert gate(world.services, pr.number, NOW).merged_sha is not None
     result = handle_comment(
-        world.env, pr.number, "carol", "/promobot rollback", NOW, comment_id=105
+        world.services, pr.number, "carol", "/promobot rollback", NOW, comment_id=105
     )
     assert result is not None and result.detail.startswith("revert pull request")
     revert = [
@@ -197,17 +205,17 @@ def test_rollback_command_opens_a_labelled_revert(world: World) -> None:
 def test_next_challenger_after_a_merged_promotion_with_a_human_commit(world: World) -> None:
     """A person's commit on a merged promotion's branch is kept by that pull request, so it must
     not block the next challenger forever."""
-    pr = propose(world.env, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     repo = world.sandbox.github("bob").get_repo(REPO_NAME)
     readme = repo.get_contents("README.md", ref=pr.head_ref)
     repo.update_file("README.md", "note", "# models\n\nnote\n", readme.sha, branch=pr.head_ref)  # type: ignore[union-attr]
     from bot.workflows.recheck import recheck
 
-    assert recheck(world.env, world.forge.get_pull_request(pr.number)).passed
+    assert recheck(world.services, world.forge.get_pull_request(pr.number)).passed
     _approve(world, "carol", pr.number)
-    assert gate(world.env, pr.number, NOW).merged_sha is not None
-    worse = propose(world.env, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
+    assert gate(world.services, pr.number, NOW).merged_sha is not None
+    worse = propose(world.services, None, MODEL, _version(world, Recipe.WORSE), ENV, NOW)
     assert worse.outcome is ProposeOutcome.REJECTED, worse.detail
     assert worse.pull_request is not None and worse.pull_request.number != pr.number
 
@@ -217,9 +225,9 @@ def test_reconciliation_proposes_a_missed_version_once(world: World, tmp_path: P
     from bot.workflows.reconcile import propose_missed_versions
 
     store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
-    first = propose_missed_versions(world.env, store.decisions, [ENV], NOW)
+    first = propose_missed_versions(world.services, store.decisions, [ENV], NOW)
     assert [r.outcome for r in first] == [ProposeOutcome.REJECTED]  # v3, the newest, is worse
-    assert propose_missed_versions(world.env, store.decisions, [ENV], NOW) == []
+    assert propose_missed_versions(world.services, store.decisions, [ENV], NOW) == []
     newest = _version(world, Recipe.WORSE)
     decision = store.decisions.get("mlflow", MODEL, newest, ENV)
     assert decision is not None and decision.outcome == "rejected"
@@ -229,14 +237,11 @@ def test_reconciliation_proposes_a_missed_version_once(world: World, tmp_path: P
 def test_service_routes_a_new_version_to_propose_and_counts_the_verdict(world: World) -> None:
     """The service's dispatcher: a registry event becomes a proposal, its verdict a metric."""
     from bot.domain.manifest import RegistryKind
-    from bot.settings import Settings
     from bot.webhooks.events import ModelVersionCreated
     from bot.workflows.dispatch import Workflows
 
     verdicts: list[str] = []
-    workflows = Workflows(
-        env=world.env, decisions=None, settings=Settings(), on_verdict=verdicts.append
-    )
+    workflows = Workflows(services=world.services, decisions=None, on_verdict=verdicts.append)
     event = ModelVersionCreated(
         registry=RegistryKind.MLFLOW, model=MODEL, version=_version(world, Recipe.BETTER)
     )

@@ -1,4 +1,4 @@
-"""Azure settings, credentials and the clients built from them.
+"""Azure credentials and the clients built from the settings.
 
 Production reads the workspace from settings or the environment and signs in with
 `DefaultAzureCredential` (managed identity, workload identity, Azure CLI, ...). The
@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,120 +20,9 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 from azure.identity import DefaultAzureCredential
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.azure.settings import AzureSettings
 from bot.errors import UserInputError
-
-PUBLIC_ARM = "https://management.azure.com"
-
-
-class AzureSettings(BaseSettings):
-    """Where the Azure ML workspace is and how promobot talks to it.
-
-    Each field is read from `PROMOBOT_AZURE_<FIELD>`; the workspace also from the
-    variables Azure tooling sets (`AZURE_SUBSCRIPTION_ID`, `AZURE_RESOURCE_GROUP`,
-    `AZUREML_WORKSPACE_NAME`).
-    """
-
-    model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, env_prefix="PROMOBOT_AZURE_"
-    )
-
-    subscription_id: str = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
-        description="Azure subscription id of the workspace.",
-    )
-    resource_group: str = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"),
-        description="Resource group of the workspace.",
-    )
-    workspace: str = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),
-        description="Azure ML workspace name.",
-    )
-    base_url: str | None = Field(
-        default=None,
-        description="Resource Manager URL override (the sandbox); None for Azure's public cloud.",
-    )
-    token: SecretStr | None = Field(
-        default=None,
-        description="Static bearer token (the sandbox); None signs in with DefaultAzureCredential.",
-    )
-    max_retries: int = Field(
-        default=5,
-        ge=0,
-        description="Retries of a call answered 408, 429 or 5xx; `Retry-After` is honoured.",
-    )
-    retry_backoff_max: float = Field(
-        default=60.0,
-        gt=0,
-        description="Longest pause between retries without `Retry-After`, in seconds.",
-    )
-    operation_timeout_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        description="How long to wait for one long-running operation (a deployment takes minutes).",
-    )
-    retire_grace_seconds: float = Field(
-        default=0.0,
-        ge=0,
-        description="How long a deployment that lost its traffic is kept for a fast rollback.",
-    )
-    smoke_requests_dir: Path | None = Field(
-        default=None,
-        description="Folder of `<model>.json` scoring requests that smoke-test new deployments.",
-    )
-    health_probes: int = Field(
-        default=3,
-        ge=1,
-        description="Scoring calls through the endpoint at each canary step; all must succeed.",
-    )
-
-    @property
-    def arm_url(self) -> str:
-        """The Resource Manager root this configuration talks to."""
-        return (self.base_url or PUBLIC_ARM).rstrip("/")
-
-
-class AzureDevOpsSettings(BaseSettings):
-    """Which Azure DevOps organization and project run the deployment pipeline.
-
-    Each field is read from `PROMOBOT_AZURE_DEVOPS_<FIELD>`, or from the variables
-    Azure Pipelines and the Azure DevOps CLI set.
-    """
-
-    model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, env_prefix="PROMOBOT_AZURE_DEVOPS_"
-    )
-
-    organization_url: str = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_ORG_URL", "SYSTEM_COLLECTIONURI"),
-        description="Organization URL, e.g. `https://dev.azure.com/contoso`.",
-    )
-    project: str = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_PROJECT", "SYSTEM_TEAMPROJECT"),
-        description="Project that holds the pipeline.",
-    )
-    token: SecretStr = Field(
-        validation_alias=AliasChoices("PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"),
-        description="Personal access token with `Build (read and execute)` scope.",
-    )
-    poll_interval_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        description="Pause between two reads of a running pipeline.",
-    )
-    timeout_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        description="How long to wait for a run to complete.",
-    )
-    max_retries: int = Field(
-        default=5,
-        ge=0,
-        description="Retries of a call answered 429 or 5xx; `Retry-After` is honoured.",
-    )
 
 
 class StaticTokenCredential:

@@ -1,0 +1,1 @@
+"""What promobot shares between its Azure ML registry and its Azure targets."""
