@@ -44,6 +44,7 @@ class RecordingTarget:
         self.applies = 0
 
     def apply(self, manifest: ModelManifest, progress: Progress) -> ApplyOutcome:
+        del progress
         self.applies += 1
         key = (manifest.model, manifest.environment)
         changed = self.serving.get(key) != manifest.version
@@ -59,6 +60,7 @@ class RecordingTarget:
         )
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
+        del model, environment, deployment
         return []
 
 

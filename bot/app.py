@@ -17,6 +17,7 @@ from typing import assert_never
 from pydantic import TypeAdapter
 
 from bot.domain.manifest import Deployment, RegistryKind, TargetKind
+from bot.errors import UserInputError
 from bot.forge.base import Forge
 from bot.registry.base import Registry
 from bot.server.handlers import Handler, ServiceContext
@@ -191,6 +192,15 @@ def _apply_on_push(settings: Settings, services: Services) -> Callable[[Pushed],
     return on_push
 
 
+def _report_bug(
+    workflows: Workflows, event: DomainEvent, stored: StoredEvent, error: Exception
+) -> None:
+    try:
+        workflows.report_bug(event, stored.delivery_id, stored.id, error)
+    except Exception:
+        log.exception("event %s: cannot report its failure on the pull request", stored.id)
+
+
 def build_handler(context: ServiceContext) -> Handler:
     """The handler `promobot serve` runs: each stored event becomes one workflow call."""
     settings = context.settings
@@ -200,9 +210,20 @@ def build_handler(context: ServiceContext) -> Handler:
         on_verdict=context.metrics.record_verdict,
     )
 
+    last_attempt = settings.service.max_attempts
+
     def handle(stored: StoredEvent) -> None:
         event = _EVENTS.validate_python(stored.payload)
         log.info("event %s (%s, delivery %s)", stored.id, stored.kind, stored.delivery_id)
-        workflows.handle(event, stored.delivery_id)
+        try:
+            workflows.handle(event, stored.delivery_id)
+        except UserInputError as error:
+            # A user's mistake is reported once and never retried.
+            context.metrics.record_user_error(stored.kind)
+            workflows.report_user_error(event, error)
+        except Exception as error:
+            if stored.attempts >= last_attempt:
+                _report_bug(workflows, event, stored, error)
+            raise
 
     return handle

@@ -41,6 +41,7 @@ class StaticTokenCredential:
         **kwargs: Any,
     ) -> AccessToken:
         """The configured token, valid for the configured lifetime from now."""
+        del scopes, claims, tenant_id, enable_cae, kwargs
         return AccessToken(self._token, int(time.time()) + self._lifetime)
 
 

@@ -47,6 +47,7 @@ def check(
 ) -> None:
     """Fail when changed manifests disagree with the registry or the policy rejects them."""
     from bot.app import build_registry  # noqa: PLC0415 - heavy imports, only for this command
+    from bot.domain.layout import MANIFEST_FOLDER, POLICY_FOLDER  # noqa: PLC0415
     from bot.domain.manifest import RegistryKind  # noqa: PLC0415
     from bot.gitrepo.repo import GitRepo  # noqa: PLC0415
     from bot.workflows.check import check_change  # noqa: PLC0415
@@ -58,7 +59,7 @@ def check(
             base_sha, head_sha = git.resolve(base), git.resolve(head)
             changed = [
                 c.path
-                for folder in ("policies", "model-manifests")
+                for folder in (POLICY_FOLDER, MANIFEST_FOLDER)
                 for c in git.changed_files(base_sha, head_sha, folder)
             ]
             report = check_change(

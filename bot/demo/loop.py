@@ -25,7 +25,8 @@ from bot.demo.world import (
     launch_serving,
     prepare_content,
 )
-from bot.domain.manifest import Deployment, ModelManifest, Source, manifest_path
+from bot.domain.layout import manifest_path
+from bot.domain.manifest import Deployment, ModelManifest, Source
 from bot.errors import PromobotError
 from bot.formats.writing import dump_manifest
 from bot.gitrepo import GitRepo
@@ -35,7 +36,7 @@ from bot.training import TrainedVersion
 from bot.workflows.apply import apply_changes
 from bot.workflows.history import read_history
 
-PATH = manifest_path(ENVIRONMENT, MODEL)
+PATH = manifest_path(MODEL, ENVIRONMENT)
 
 
 @dataclass

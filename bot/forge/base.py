@@ -25,7 +25,6 @@ from bot.forge.values import (
     CheckRunInfo,
     ChecksSnapshot,
     Comment,
-    CommitInfo,
     CommitState,
     DeploymentInfo,
     DeploymentState,
@@ -47,7 +46,6 @@ __all__ = [
     "CheckRunInfo",
     "ChecksSnapshot",
     "Comment",
-    "CommitInfo",
     "CommitState",
     "DeploymentInfo",
     "DeploymentState",
@@ -237,8 +235,4 @@ class Forge(Protocol):
         merge: bool = False,
     ) -> RevertResult:
         """A pull request restoring the files of merged promotion `number`; merged on request."""
-        ...
-
-    def commits_since(self, since_sha: str | None, path: str | None = None) -> list[CommitInfo]:
-        """Default-branch commits after `since_sha` (all if None) touching `path`, oldest first."""
         ...

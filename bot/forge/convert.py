@@ -13,7 +13,6 @@ from bot.forge.base import (
     CheckRunInfo,
     ChecksSnapshot,
     Comment,
-    CommitInfo,
     CommitState,
     PullRequestInfo,
     PullState,
@@ -120,18 +119,4 @@ def checks_snapshot(
         combined_state=CommitState(combined.get("state", "pending")),
         statuses=statuses,
         check_runs=tuple(latest.values()),
-    )
-
-
-def commit_info(data: dict[str, Any]) -> CommitInfo:
-    """A commit from the REST commits list."""
-    git = data["commit"]
-    user = data.get("author")
-    login = user.get("login") if isinstance(user, dict) else None
-    return CommitInfo(
-        sha=str(data["sha"]),
-        message=str(git["message"]),
-        author=str(login or git["author"]["name"]),
-        committed_at=parse_time(git["committer"].get("date")),
-        parents=tuple(str(parent["sha"]) for parent in data.get("parents", [])),
     )

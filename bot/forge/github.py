@@ -21,7 +21,6 @@ from bot.forge.base import (
     CheckConclusion,
     ChecksSnapshot,
     Comment,
-    CommitInfo,
     CommitState,
     DeploymentInfo,
     DeploymentState,
@@ -39,7 +38,6 @@ from bot.forge.base import (
 from bot.forge.client import InstallationAuth, make_auth, make_github
 from bot.forge.comments import list_comments, upsert_comment
 from bot.forge.convert import checks_snapshot, comment_info, pull_request_info, review_info
-from bot.forge.history import commits_since
 from bot.forge.session import (
     RepoSession,
     clip,
@@ -386,10 +384,6 @@ class GitHubForge:
 
     def _merge_revert(self, pull: PullRequestInfo) -> MergeResult:
         return self.merge(pull.number, expected_head_sha=pull.head_sha, title=pull.title)
-
-    @guarded("list commits")
-    def commits_since(self, since_sha: str | None, path: str | None = None) -> list[CommitInfo]:
-        return commits_since(self._session, since_sha, path)
 
 
 if TYPE_CHECKING:

@@ -213,13 +213,3 @@ class DeploymentInfo(_Value):
     ref: str = Field(description="Ref that was deployed.")
     sha: str = Field(description="Commit that was deployed.")
     environment: str = Field(description="Environment name.")
-
-
-class CommitInfo(_Value):
-    """One commit of the default branch."""
-
-    sha: str = Field(description="Commit SHA.")
-    message: str = Field(description="Full message.")
-    author: str = Field(description="Login when GitHub knows it, else the git author name.")
-    committed_at: dt.datetime | None = Field(description="Committer date (UTC).")
-    parents: tuple[str, ...] = Field(description="Parent SHAs.")

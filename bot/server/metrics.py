@@ -70,6 +70,12 @@ class ServiceMetrics:
             ["verdict"],
             registry=self.registry,
         )
+        self._user_errors = Counter(
+            "promobot_user_errors",
+            "Events ended by a user's mistake (reported once, not retried), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def watch_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the queue depth from `depth` at every scrape."""
@@ -90,6 +96,10 @@ class ServiceMetrics:
     def record_processing(self, kind: str, outcome: ProcessingOutcome, seconds: float) -> None:
         """Observe one processing attempt."""
         self._processing.labels(kind=kind, outcome=outcome.value).observe(seconds)
+
+    def record_user_error(self, kind: str) -> None:
+        """Count one event ended by a user's mistake."""
+        self._user_errors.labels(kind=kind).inc()
 
     def record_verdict(self, verdict: str) -> None:
         """Count one promotion decision (`promote`, `reject`, ...)."""

@@ -159,31 +159,10 @@ class DecisionLog(Protocol):
         ...
 
 
-class StateStore(Protocol):
-    """A small key-value store for JSON values (cursors, last applied commit, ...)."""
-
-    def get(self, key: str) -> Any:
-        """The value, or None."""
-        ...
-
-    def set(self, key: str, value: Any) -> None:
-        """Store the value (JSON-serialisable), replacing any previous one."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Forget the key."""
-        ...
-
-
 class ServiceStore(EventStore, Protocol):
-    """What the service hands its handlers: the events, the decisions and the state."""
+    """What the service hands its handlers: the events and the decisions."""
 
     @property
     def decisions(self) -> DecisionLog:
         """Which versions already got a decision."""
-        ...
-
-    @property
-    def state(self) -> StateStore:
-        """Small JSON state under string keys."""
         ...

@@ -1,4 +1,4 @@
-"""The `decisions` table (a version is decided once) and a small key-value `state` table."""
+"""The `decisions` table: a version is decided once per environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Row, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.base import Decision
-from bot.store.schema import decisions, state
+from bot.store.schema import decisions
 
 
 class SqlDecisionLog:
@@ -66,35 +66,6 @@ class SqlDecisionLog:
             query = query.where(decisions.c.model == model)
         with self._engine.connect() as connection:
             return [_to_decision(row) for row in connection.execute(query)]
-
-
-class SqlStateStore:
-    """`StateStore` on SQLAlchemy: JSON values under string keys."""
-
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
-        self._engine = engine
-        self._clock = clock
-
-    def get(self, key: str) -> Any:
-        """The value, or None."""
-        with self._engine.connect() as connection:
-            row = connection.execute(select(state.c.value).where(state.c.key == key)).first()
-        return None if row is None else row.value
-
-    def set(self, key: str, value: Any) -> None:
-        """Store the value (JSON-serialisable), replacing any previous one."""
-        now = self._clock()
-        statement = _insert(self._engine)(state).values(key=key, value=value, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=["key"], set_={"value": value, "updated_at": now}
-        )
-        with self._engine.begin() as connection:
-            connection.execute(statement)
-
-    def delete(self, key: str) -> None:
-        """Forget the key."""
-        with self._engine.begin() as connection:
-            connection.execute(state.delete().where(state.c.key == key))
 
 
 def _insert(engine: Engine) -> Any:

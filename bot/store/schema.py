@@ -83,11 +83,3 @@ decisions = Table(
     Column("decided_at", Float, nullable=False),
     UniqueConstraint("registry", "model", "version", "environment", name="uq_promobot_decision"),
 )
-
-state = Table(
-    "promobot_state",
-    metadata,
-    Column("key", String(400), primary_key=True),
-    Column("value", JSON, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from bot.store.base import EventState, StoredEvent
 from bot.store.checkpoint import CHECKPOINT_SECONDS, WalCheckpointer
-from bot.store.decisions import SqlDecisionLog, SqlStateStore
+from bot.store.decisions import SqlDecisionLog
 from bot.store.engine import open_engine
 from bot.store.group_commit import GroupCommit
 from bot.store.schema import events, metadata
@@ -75,7 +75,6 @@ class SqlEventStore:
             self._checkpointer = WalCheckpointer(database, interval=checkpoint_seconds)
             self._checkpointer.start()
         self.decisions = SqlDecisionLog(self.engine, clock)
-        self.state = SqlStateStore(self.engine, clock)
 
     def close(self) -> None:
         """Finish pending inserts, flush what is relaxed and release the connections."""

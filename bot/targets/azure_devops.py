@@ -78,6 +78,7 @@ def _apply_retry_policy(
     msrest builds its `requests` session (and its adapters' retries) when the client
     is created, before a caller can change `config.retry_policy`.
     """
+    del local_config
     retry = global_config.retry_policy()
     for adapter in session.adapters.values():
         adapter.max_retries = retry
@@ -144,6 +145,7 @@ class AzureDevOpsTarget:
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
         """Not available: the pipeline deploys somewhere promobot does not observe."""
+        del model, environment, deployment
         return []
 
     def _recent_runs(self, pipeline_id: int, model: str, environment: str) -> list[Any]:

@@ -150,6 +150,7 @@ class AzureMLTarget:
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
         """Not available: Azure ML reports request metrics to Azure Monitor, not azure-ai-ml."""
+        del model, environment, deployment
         return []
 
     # Steps -----------------------------------------------------------------------

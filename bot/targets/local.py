@@ -148,6 +148,7 @@ class LocalTarget:
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
         """Requests, errors and p99 latency of every serving version since it was loaded."""
+        del deployment
         view = self._view(model, environment)
         if view is None:
             return []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.layout import MANIFEST_FOLDER, is_yaml
 from bot.domain.manifest import Deployment, ModelManifest, RegistryKind
 from bot.errors import PromobotError
 from bot.forge.base import DeploymentInfo, DeploymentState, Forge
@@ -33,9 +34,6 @@ from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.gitrepo import ChangedFile, ChangeKind, GitRepo, apply_lock, read_marker, write_marker
 from bot.registry.base import Registry
 from bot.targets.base import Progress, Target
-
-MANIFESTS_DIR = "model-manifests"
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 TargetProvider = Callable[[Deployment], Target]
 RegistryProvider = Callable[[RegistryKind], Registry | None]
@@ -163,10 +161,10 @@ def _base_commit(repo: GitRepo, branch: str, since: str | None, progress: Progre
 
 def _changes(repo: GitRepo, base: str | None, head: str) -> list[ChangedFile]:
     if base is None:
-        found = [ChangedFile(p, ChangeKind.ADDED) for p in repo.list_files(head, MANIFESTS_DIR)]
+        found = [ChangedFile(p, ChangeKind.ADDED) for p in repo.list_files(head, MANIFEST_FOLDER)]
     else:
-        found = repo.changed_files(base, head, MANIFESTS_DIR)
-    return sorted((c for c in found if c.path.endswith(MANIFEST_SUFFIXES)), key=lambda c: c.path)
+        found = repo.changed_files(base, head, MANIFEST_FOLDER)
+    return sorted((c for c in found if is_yaml(c.path)), key=lambda c: c.path)
 
 
 def _short(sha: str | None) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.layout import POLICY_FOLDER, is_manifest_path, is_yaml
 from bot.domain.manifest import ModelManifest
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
 from bot.domain.verdict import Outcome, decide
@@ -73,18 +74,14 @@ def check_change(
 ) -> CheckReport:
     """Check every changed manifest of a pull request."""
     report = CheckReport()
-    manifests = [
-        p for p in changed if p.startswith("model-manifests/") and p.endswith((".yaml", ".yml"))
-    ]
-    if manifests and any(p.startswith("policies/") for p in changed):
+    manifests = [p for p in changed if is_manifest_path(p)]
+    if manifests and any(p.startswith(f"{POLICY_FOLDER}/") for p in changed):
         report.failures.append(
             "changes policies/ and model-manifests/ together; open one pull request for each"
         )
         return report
     # The policies at the base are read once, whatever the number of manifests.
-    policy_texts = {
-        p: read_base(p) or "" for p in list_base("policies") if p.endswith((".yaml", ".yml"))
-    }
+    policy_texts = {p: read_base(p) or "" for p in list_base(POLICY_FOLDER) if is_yaml(p)}
     for path in manifests:
         _check_manifest(
             data_root, tracking_uri, registry, path, read_head, read_base, policy_texts, report

@@ -11,11 +11,12 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.layout import MANIFEST_FOLDER, is_yaml
 from bot.domain.manifest import ModelManifest
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.gitrepo import GitRepo
 from bot.targets.base import ServingState
-from bot.workflows.apply import MANIFEST_SUFFIXES, MANIFESTS_DIR, TargetProvider, error_text
+from bot.workflows.apply import TargetProvider, error_text
 
 
 class DriftStatus(enum.StrEnum):
@@ -73,7 +74,7 @@ def drift_status(desired: str, state: ServingState) -> tuple[DriftStatus, str]:
 def diff_manifests(repo: GitRepo, targets: TargetProvider, *, branch: str = "main") -> DriftReport:
     """Compare every manifest on `branch` with what its target serves."""
     head = repo.resolve(branch)
-    paths = [p for p in repo.list_files(head, MANIFESTS_DIR) if p.endswith(MANIFEST_SUFFIXES)]
+    paths = [p for p in repo.list_files(head, MANIFEST_FOLDER) if is_yaml(p)]
     rows = tuple(_row(repo, head, path, targets) for path in paths)
     return DriftReport(branch=branch, head=head, rows=rows)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from bot.domain.layout import promotion_of
 from bot.domain.manifest import RegistryKind
+from bot.domain.naming import proposal_problem
+from bot.errors import UserInputError
 from bot.forge.base import PullRequestInfo
 from bot.registry.base import Registry
 from bot.store.base import DecisionLog
@@ -31,6 +33,7 @@ from bot.webhooks.events import (
     Tick,
 )
 from bot.workflows.commands import handle_comment
+from bot.workflows.failures import refuse_version, report_bug, report_user_error
 from bot.workflows.gate import gate
 from bot.workflows.inputs import utcnow
 from bot.workflows.propose import propose
@@ -90,21 +93,41 @@ class Workflows:
             case Tick():
                 self._tick(now)
 
+    def report_user_error(self, event: DomainEvent, error: UserInputError) -> None:
+        """A user's mistake the workflows did not handle themselves: report it once."""
+        report_user_error(self.services, event, error)
+
+    def report_bug(
+        self, event: DomainEvent, delivery_id: str, event_id: int, error: Exception
+    ) -> None:
+        """The event failed its last attempt: say so on its pull request."""
+        report_bug(self.services, event, delivery_id, event_id, error)
+
     def _propose(self, event: ModelVersionCreated, now: dt.datetime) -> None:
-        services = self.services
-        if event.registry is not RegistryKind.MLFLOW and self.registries is not None:
-            services = dataclasses.replace(services, registry=self.registries(event.registry))
         environments = (event.environment,) if event.environment else self.environments
         for environment in environments:
-            result = propose(
-                services,
-                self.decisions,
-                event.model,
-                event.version,
-                environment,
-                now,
-                event.registry.value,
-            )
+            problem = proposal_problem(event.model, event.version, environment)
+            if problem is not None:
+                refuse_version(self.services, self.decisions, event, environment, problem)
+                continue
+            try:
+                services = self.services
+                if event.registry is not RegistryKind.MLFLOW and self.registries is not None:
+                    services = dataclasses.replace(
+                        services, registry=self.registries(event.registry)
+                    )
+                result = propose(
+                    services,
+                    self.decisions,
+                    event.model,
+                    event.version,
+                    environment,
+                    now,
+                    event.registry.value,
+                )
+            except UserInputError as error:
+                refuse_version(self.services, self.decisions, event, environment, str(error))
+                continue
             if result.verdict is not None and self.on_verdict is not None:
                 self.on_verdict(result.verdict.verdict.value)
 

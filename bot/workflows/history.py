@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.layout import MANIFEST_FOLDER, YAML_SUFFIXES
 from bot.domain.promotion import State, merged_state
 from bot.formats.yamlsource import YamlSyntaxError, parse_yaml
 from bot.gitrepo import CommitRecord, GitRepo
-from bot.workflows.apply import MANIFESTS_DIR
 
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
@@ -114,7 +114,7 @@ def read_history(
 ) -> list[HistoryEntry]:
     """Every change to `model`'s manifests reachable from `branch`, newest first."""
     env = environment or "*"
-    patterns = [f"{MANIFESTS_DIR}/{env}/{model}.yaml", f"{MANIFESTS_DIR}/{env}/{model}.yml"]
+    patterns = [f"{MANIFEST_FOLDER}/{env}/{model}{suffix}" for suffix in YAML_SUFFIXES]
     commits = repo.log(repo.resolve(branch), patterns, glob=True)
     entries: list[HistoryEntry] = []
     served: dict[str, set[str]] = {}

@@ -7,25 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.comparison import Comparison, Provenance, Task
+from bot.domain.layout import POLICY_FOLDER, is_yaml, manifest_path
 from bot.domain.manifest import (
     Deployment,
     Evaluation,
     ModelManifest,
     RegistryKind,
     Source,
-    manifest_path,
 )
 from bot.domain.policy import Policy
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
-from bot.domain.verdict import Verdict
 from bot.errors import UserInputError
 from bot.evaluation import compare_metrics, evaluate_models
 from bot.forge.base import Forge
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
 from bot.registry.base import ModelVersionInfo
 from bot.workflows.services import Services
-
-POLICY_FOLDER = "policies"
 
 
 @dataclass(frozen=True)
@@ -39,18 +36,17 @@ class Proposal:
     champion_info: ModelVersionInfo | None
     policy: Policy
     comparison: Comparison
-    verdict: Verdict | None = None
 
 
 def read_policy(forge: Forge, model: str, environment: str, ref: str | None = None) -> Policy:
     """The resolved policy from `policies/` at `ref` (default branch)."""
-    paths = [p for p in forge.list_files(POLICY_FOLDER, ref) if p.endswith((".yaml", ".yml"))]
+    paths = [p for p in forge.list_files(POLICY_FOLDER, ref) if is_yaml(p)]
     texts = {p: forge.read_file(p, ref) or "" for p in paths}
     try:
         return resolve_policy(load_policy_texts(texts), model, environment)
     except InvalidFile as exc:
         raise UserInputError(
-            f"policies/ has errors:\n{exc}", hint="run `promobot validate policies`"
+            f"{POLICY_FOLDER}/ has errors:\n{exc}", hint=f"run `promobot validate {POLICY_FOLDER}`"
         ) from exc
     except PolicyResolutionError as exc:
         raise UserInputError(str(exc)) from exc
@@ -60,7 +56,7 @@ def read_manifest(
     forge: Forge, model: str, environment: str, ref: str | None = None
 ) -> ModelManifest | None:
     """The manifest at `ref`, None when the model has none yet (a first deployment)."""
-    path = manifest_path(environment, model)
+    path = manifest_path(model, environment)
     text = forge.read_file(path, ref)
     if text is None:
         return None

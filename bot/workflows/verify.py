@@ -17,6 +17,7 @@ from typing import Protocol, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.layout import POLICY_FOLDER, is_yaml
 from bot.domain.manifest import ModelManifest
 from bot.domain.policy import OnVerifyFailure, VerifySection
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
@@ -26,10 +27,8 @@ from bot.forge.base import Forge, ForgeNothingToChangeError
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
 from bot.gitrepo import GitRepo
 from bot.targets.base import Progress, Target
-from bot.workflows.apply import MANIFEST_SUFFIXES, ApplyReport, ApplyStatus, TargetProvider
+from bot.workflows.apply import ApplyReport, ApplyStatus, TargetProvider
 from bot.workflows.history import pull_request_of_message
-
-POLICIES_DIR = "policies"
 
 EARLY_FAILURE_MIN_REQUESTS = 20
 """Requests a version must have served before the watch may stop early and fail it."""
@@ -291,5 +290,5 @@ def verify_applied(
 
 
 def _policy_texts(repo: GitRepo, commit: str) -> dict[str, str]:
-    paths = [p for p in repo.list_files(commit, POLICIES_DIR) if p.endswith(MANIFEST_SUFFIXES)]
+    paths = [p for p in repo.list_files(commit, POLICY_FOLDER) if is_yaml(p)]
     return {p: repo.read_text(commit, p) or "" for p in paths}

@@ -135,6 +135,7 @@ class RecordingTarget:
         return self._state(model, environment, deployment)
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
+        del deployment
         self.calls["health"] += 1
         version = self.serving.get((model, environment))
         requests, errors = self.errors.get(model, (0, 0))

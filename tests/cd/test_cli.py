@@ -82,7 +82,8 @@ def test_unknown_since_commit_is_a_user_error(tmp_path: Path) -> None:
     assert "'deadbeef' names no commit" in result.stderr
 
 
-def test_unconfigured_azure_fails_only_its_manifests(tmp_path: Path, no_azure: None) -> None:
+@pytest.mark.usefixtures("no_azure")
+def test_unconfigured_azure_fails_only_its_manifests(tmp_path: Path) -> None:
     """A missing Azure configuration names the variables to set, and local models still deploy."""
     repo = GitOpsRepo(tmp_path / "models")
     repo.write_manifest("churn", "1")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from bot.app import RegistryPool, TargetPool
@@ -75,8 +76,9 @@ def test_git_revert_makes_the_previous_version_serve_again(
     assert kinds == ["rollback", "promotion", "deployment"]
 
 
+@pytest.mark.usefixtures("cd_env")
 def test_failed_apply_keeps_the_old_version_and_diff_shows_the_drift(
-    tmp_path: Path, registry: Registry, scoring_server: RunningServer, cd_env: Settings
+    tmp_path: Path, registry: Registry, scoring_server: RunningServer
 ) -> None:
     """A version that fails its smoke test never serves; CD says so, and retries next time."""
     good, broken = registry.version("logistic"), registry.version("fragile_example")

@@ -87,6 +87,7 @@ class ScriptedTarget:
         self.errors_from = errors_from
 
     def health(self, model: str, environment: str, deployment: Any) -> list[HealthSample]:
+        del model, environment, deployment
         requests = int(self.clock.now * 10)
         failing = self.errors_from is not None and self.clock.now >= self.errors_from
         errors = int((self.clock.now - (self.errors_from or 0)) * 10) if failing else 0

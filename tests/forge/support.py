@@ -62,7 +62,8 @@ def token_settings(sandbox: GitHubSandbox, login: str = "bob", **overrides: Any)
 
 @pytest.fixture
 def make_forge(github_sandbox: GitHubSandbox) -> Iterator[Callable[[GitHubSettings], GitHubForge]]:
-    """Builds forges on the sandbox and closes them at teardown."""
+    """Builds forges on the sandbox (started first) and closes them at teardown."""
+    del github_sandbox
     built: list[GitHubForge] = []
 
     def build(settings: GitHubSettings) -> GitHubForge:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from bot.errors import ForgeError
 from bot.forge.base import CheckConclusion, CommitState, DeploymentState
 from bot.forge.github import GitHubForge
-from tests.forge.support import MANIFEST, promote
+from tests.forge.support import promote
 from tests.support.github_sandbox import GitHubSandbox
 
 
@@ -69,32 +66,3 @@ def test_deployment_and_its_statuses(forge: GitHubForge, github_sandbox: GitHubS
     assert sorted(s["state"] for s in statuses) == ["in_progress", "success"]
     payload = http.get(base).json()["payload"]
     assert payload == {"model": "churn-classifier"}
-
-
-def test_commits_since_touching_a_path(forge: GitHubForge) -> None:
-    """CD asks which default-branch commits after the last applied one changed manifests."""
-    start = forge.default_branch().sha
-    first = promote(forge, 2)
-    forge.merge(first.pull_request.number, expected_head_sha=first.commit_sha)
-    other = promote(
-        forge,
-        3,
-        model="fraud",
-        manifest_path="model-manifests/production/fraud.yaml",
-        manifest_text="model: fraud\n",
-    )
-    forge.merge(other.pull_request.number, expected_head_sha=other.commit_sha)
-    commits = forge.commits_since(start)
-    assert len(commits) == 2
-    assert "churn-classifier v2" in commits[0].message
-    assert commits[0].parents == (start,)
-    churn_only = forge.commits_since(start, MANIFEST)
-    assert [c.sha for c in churn_only] == [commits[0].sha]
-    assert forge.commits_since(commits[1].sha) == []
-    assert len(forge.commits_since(None, "model-manifests/production/fraud.yaml")) == 1
-
-
-def test_commits_since_an_unknown_sha_is_an_error(forge: GitHubForge) -> None:
-    """A since-SHA not on the default branch means history was rewritten: say so."""
-    with pytest.raises(ForgeError, match="not in the history of main"):
-        forge.commits_since("0" * 40)

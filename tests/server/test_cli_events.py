@@ -89,7 +89,7 @@ def test_replaying_an_event_that_is_not_parked_says_its_state(store: SqlEventSto
     assert "promobot events list --state parked" in err
 
 
-def test_a_bad_database_url_is_a_message_not_a_traceback(store: SqlEventStore) -> None:
+def test_a_bad_database_url_is_a_message_not_a_traceback() -> None:
     result = CliRunner().invoke(events_app, ["list", "--database-url", "mysql://x/y"])
     assert result.exit_code == 2
     assert "unsupported database" in result.stderr

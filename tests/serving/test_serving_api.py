@@ -43,9 +43,8 @@ def test_records_and_dataframe_split_give_the_same_predictions(
     assert all(b["version"] == serving for b in bodies)
 
 
-def test_integer_json_numbers_are_accepted_for_double_columns(
-    serving: str, client: httpx.Client
-) -> None:
+@pytest.mark.usefixtures("serving")
+def test_integer_json_numbers_are_accepted_for_double_columns(client: httpx.Client) -> None:
     """JSON cannot say `1.0` versus `1`; a double column must accept both."""
     answer = predict(client, [{"a": 1, "b": 0, "c": 0, "d": 0}])
     assert answer.status_code == 200, answer.text
@@ -60,8 +59,9 @@ def test_integer_json_numbers_are_accepted_for_double_columns(
         ([{"a": 1.0}], 400, "missing inputs"),
     ],
 )
+@pytest.mark.usefixtures("serving")
 def test_bad_requests_say_what_to_send(
-    serving: str, client: httpx.Client, body: object, status: int, fragment: str
+    client: httpx.Client, body: object, status: int, fragment: str
 ) -> None:
     """A client's mistake is a 400 naming the problem, never a 500."""
     answer = predict(client, body)
@@ -69,7 +69,8 @@ def test_bad_requests_say_what_to_send(
     assert fragment in answer.json()["detail"]
 
 
-def test_body_that_is_not_json_is_refused(serving: str, client: httpx.Client) -> None:
+@pytest.mark.usefixtures("serving")
+def test_body_that_is_not_json_is_refused(client: httpx.Client) -> None:
     """Garbage bodies get a 400 with the expected shapes in the hint."""
     answer = client.post("/v1/models/churn/predict", content=b"{not json")
     assert answer.status_code == 400

@@ -22,6 +22,7 @@ class FragileModel(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> Any:
+        del context, params
         if (model_input["a"] > LIMIT).any():
             raise ValueError(f"feature a above {LIMIT} is outside what this version handles")
         return (model_input["a"] > 0).astype("int64").to_numpy()

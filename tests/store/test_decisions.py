@@ -49,16 +49,3 @@ def test_concurrent_records_of_one_decision_let_exactly_one_win(store: SqlEventS
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False] * 5 + [True]
-
-
-def test_state_holds_json_values_under_keys(store: SqlEventStore) -> None:
-    """Cursors such as the last reconciled registry version survive restarts."""
-    state = store.state
-    assert state.get("cursor") is None
-    state.set("cursor", {"model": "churn", "versions": [1, 2]})
-    state.set("cursor", {"model": "churn", "versions": [1, 2, 3]})
-    state.set("other", "x")
-    assert state.get("cursor") == {"model": "churn", "versions": [1, 2, 3]}
-    state.delete("cursor")
-    assert state.get("cursor") is None
-    assert state.get("other") == "x"
