@@ -1,4 +1,4 @@
-"""The durable store: events (a work queue with leases), decisions, and small state.
+"""The durable store: events (a work queue with leases) and decisions.
 
 `SqlEventStore(url)` works on SQLite (`sqlite:///PATH`, the embedded default) and
 PostgreSQL (`postgresql+psycopg://...`, for several replicas).

@@ -38,7 +38,7 @@ OPEN_STATES = ("pending", "running", "waiting")
 
 
 class SqlEventStore:
-    """`EventStore` on SQLAlchemy, plus the `decisions` and `state` tables."""
+    """`EventStore` on SQLAlchemy, plus the `decisions` table."""
 
     def __init__(
         self,

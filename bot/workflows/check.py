@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.domain.layout import POLICY_FOLDER, is_manifest_path, is_yaml
+from bot.domain.layout import (
+    POLICY_FOLDER,
+    Promotion,
+    is_manifest_path,
+    is_yaml,
+    manifest_path,
+)
 from bot.domain.manifest import ModelManifest
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
 from bot.domain.verdict import Outcome, decide
@@ -71,9 +77,22 @@ def check_change(
     read_head: ReadFile,
     read_base: ReadFile,
     list_base: ListFiles,
+    promotion: Promotion | None = None,
 ) -> CheckReport:
-    """Check every changed manifest of a pull request."""
+    """Check every changed manifest of a pull request.
+
+    A promotion pull request (`promotion` names its model and environment) may change
+    its one manifest and nothing else.
+    """
     report = CheckReport()
+    if promotion is not None:
+        allowed = {manifest_path(promotion.model, promotion.environment)}
+        extra = sorted(set(changed) - allowed)
+        if extra:
+            report.failures.append(
+                f"a promotion pull request changes only {next(iter(allowed))}; "
+                f"it also changes {', '.join(extra)}"
+            )
     manifests = [p for p in changed if is_manifest_path(p)]
     if manifests and any(p.startswith(f"{POLICY_FOLDER}/") for p in changed):
         report.failures.append(

@@ -108,7 +108,14 @@ class Workflows:
         for environment in environments:
             problem = proposal_problem(event.model, event.version, environment)
             if problem is not None:
-                refuse_version(self.services, self.decisions, event, environment, problem)
+                refuse_version(
+                    self.services,
+                    self.decisions,
+                    event,
+                    environment,
+                    problem,
+                    tell_pull_request=False,
+                )
                 continue
             try:
                 services = self.services

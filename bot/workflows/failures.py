@@ -57,8 +57,14 @@ def refuse_version(
     event: ModelVersionCreated,
     environment: str,
     reason: str,
+    *,
+    tell_pull_request: bool = True,
 ) -> None:
-    """Record once that `event`'s version is refused for `environment`, and say why."""
+    """Record once that `event`'s version is refused for `environment`, and say why.
+
+    With `tell_pull_request`, the open promotion pull request of the model gets the
+    reason as a comment; a name git refuses has none, so the forge is not asked.
+    """
     if decisions is not None:
         first = decisions.record(
             event.registry.value, event.model, event.version, environment, REFUSED, reason
@@ -66,6 +72,8 @@ def refuse_version(
         if not first:
             return
     log.warning("%s v%s in %s refused: %s", event.model, event.version, environment, reason)
+    if not tell_pull_request:
+        return
     try:
         pr = open_promotion(services, event.model, environment)
     except (PromobotError, ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.layout import promotion_of
 from bot.forge.base import CommitState, PullRequestInfo
 from bot.workflows.check import CheckReport, check_change
 from bot.workflows.services import Services
@@ -19,6 +20,7 @@ def recheck(services: Services, pr: PullRequestInfo) -> CheckReport:
         read_head=lambda path: services.forge.read_file(path, pr.head_sha),
         read_base=lambda path: services.forge.read_file(path, base_ref),
         list_base=lambda folder: services.forge.list_files(folder, base_ref),
+        promotion=promotion_of(pr.head_ref),
     )
     state = CommitState.SUCCESS if report.passed else CommitState.FAILURE
     services.forge.set_commit_status(
