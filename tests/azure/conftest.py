@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,3 +195,262 @@ def azure(azure_world: AzureWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     httpx.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
     yield azure_world
     httpx.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
+
+
+# The strict sandbox Azure ---------------------------------------------------------------
+# A session of its own for tests of what the sandbox Azure imitates: seeded with a pipeline
+# and a quota, with models the no-code MLflow image serves, and SDK clients that sign in
+# with any seeded token. It needs nothing from the bot.
+
+STRICT_MODEL = "strict"
+STRICT_PIPELINE = 41
+SERVED_MLFLOW = "2.16.2"
+"""The MLflow version strict models say they were logged with: one the no-code image serves."""
+MONITORING = ("azureml-ai-monitoring",)
+
+
+@dataclass
+class StrictAzure:
+    """A running strict sandbox, its MLflow experiment, and clients for the real SDKs."""
+
+    server: SandboxAzureServer
+    config: SandboxAzureConfig
+    experiment_id: str
+
+    @property
+    def base_url(self) -> str:
+        """Where the sandbox listens."""
+        return self.server.base_url
+
+    def arm(self, token: str | None = None) -> httpx.Client:
+        """A raw client for the workspace's Resource Manager paths."""
+        return httpx.Client(
+            base_url=self.base_url + self.config.workspace_path,
+            headers={"Authorization": f"Bearer {token or self.config.arm_token}"},
+            params={"api-version": "2023-04-01-preview"},
+        )
+
+    def ml(self, token: str | None = None, retries: int = 0) -> Any:
+        """An unmodified azure-ai-ml `MLClient` pointed at the sandbox, signed in with `token`."""
+        return strict_ml_client(self, token or self.config.arm_token, retries)
+
+    def devops(self) -> Any:
+        """The unmodified azure-devops Pipelines client of the sandbox's organization."""
+        from azure.devops.connection import Connection
+        from msrest.authentication import BasicAuthentication
+
+        organization = f"{self.base_url}/{self.config.devops_organization}"
+        credentials = BasicAuthentication("", self.config.devops_pat)
+        connection = Connection(base_url=organization, creds=credentials)
+        return connection.clients_v7_1.get_pipelines_client()
+
+    def seed(self, **patch: Any) -> dict[str, Any]:
+        """Change the sandbox's seed through its test hook; returns the whole seed."""
+        response = httpx.patch(f"{self.base_url}/_sandbox/seed", json=patch)
+        response.raise_for_status()
+        seeded: dict[str, Any] = response.json()
+        return seeded
+
+    def fault(self, **fault: Any) -> None:
+        """Inject a fault through the sandbox's test hook."""
+        httpx.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault}).raise_for_status()
+
+    def statuses(self, pattern: str) -> list[int]:
+        """Statuses of the logged requests whose `METHOD path` matches `pattern`."""
+        entries = httpx.get(f"{self.base_url}/_sandbox/requests").json()
+        return [e["status"] for e in entries if re.search(pattern, f"{e['method']} {e['path']}")]
+
+    def clock(self) -> float:
+        """The sandbox's time (epoch seconds), which may run faster than the wall clock."""
+        now: float = httpx.get(f"{self.base_url}/_sandbox/clock").json()["now"]
+        return now
+
+    def register(self, version: str, run_id: str, model_type: str = "mlflow_model") -> None:
+        """Register the `model/` output of a run as a version of the strict model."""
+        body = {
+            "properties": {
+                "modelType": model_type,
+                "modelUri": f"azureml://jobs/{run_id}/outputs/artifacts/paths/model/",
+            }
+        }
+        with self.arm() as arm:
+            arm.put(f"/models/{STRICT_MODEL}/versions/{version}", json=body).raise_for_status()
+
+    def log_model(
+        self,
+        predicts: float,
+        *,
+        mlflow_version: str = SERVED_MLFLOW,
+        packages: tuple[str, ...] = MONITORING,
+        pyfunc: bool = True,
+    ) -> str:
+        """Log a model that predicts `predicts` as a run's `model/` output; returns the run id.
+
+        It is saved by this process's MLflow, then made to look logged by `mlflow_version`
+        (MLmodel and the conda.yaml pin), with `packages` in its conda.yaml."""
+        import tempfile
+
+        from mlflow.tracking import MlflowClient
+
+        with tempfile.TemporaryDirectory() as folder:
+            model_dir = Path(folder) / "model"
+            _save_model(model_dir, predicts, mlflow_version, packages, pyfunc=pyfunc)
+            client = MlflowClient(tracking_uri=self.config.tracking_uri)
+            run = client.create_run(self.experiment_id)
+            client.log_artifacts(run.info.run_id, str(model_dir), "model")
+            client.set_terminated(run.info.run_id)
+        run_id: str = run.info.run_id
+        return run_id
+
+
+def _save_model(
+    path: Path, predicts: float, mlflow_version: str, packages: tuple[str, ...], *, pyfunc: bool
+) -> None:
+    import yaml
+
+    features = np.random.default_rng(0).normal(size=(20, len(FEATURES)))
+    model = DummyRegressor(strategy="constant", constant=predicts).fit(features, np.zeros(20))
+    mlflow.sklearn.save_model(model, str(path), pip_requirements=["scikit-learn", *packages])
+    mlmodel = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8"))
+    mlmodel["mlflow_version"] = mlflow_version
+    if not pyfunc:
+        mlmodel["flavors"].pop("python_function")
+    (path / "MLmodel").write_text(yaml.safe_dump(mlmodel), encoding="utf-8")
+    conda = yaml.safe_load((path / "conda.yaml").read_text(encoding="utf-8"))
+    for dependency in conda["dependencies"]:
+        if isinstance(dependency, dict):
+            dependency["pip"] = [
+                f"mlflow=={mlflow_version}" if re.match(r"mlflow(==|$)", entry) else entry
+                for entry in dependency["pip"]
+            ]
+    (path / "conda.yaml").write_text(yaml.safe_dump(conda), encoding="utf-8")
+
+
+def ml_entities() -> Any:
+    """`azure.ai.ml.entities`, imported without marshmallow's deprecation warnings."""
+    from marshmallow.warnings import Marshmallow4Warning
+
+    with warnings.catch_warnings():
+        # azure-ai-ml's schemas use marshmallow 3 options that marshmallow deprecates on import.
+        warnings.filterwarnings("ignore", category=Marshmallow4Warning)
+        from azure.ai.ml import entities
+    return entities
+
+
+def strict_ml_client(world: StrictAzure, token: str, retries: int) -> Any:
+    """azure-ai-ml's `MLClient` for the sandbox: its cloud's endpoints on the loopback
+    address, bearer tokens over plain HTTP, and a static token."""
+    import time
+
+    from azure.core.credentials import AccessToken
+    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+
+    ml_entities()
+    from azure.ai.ml import MLClient
+
+    class StaticToken:
+        def get_token(self, *_scopes: str, **_kwargs: Any) -> AccessToken:
+            return AccessToken(token, int(time.time()) + 3600)
+
+    class LoopbackPolicy(ARMChallengeAuthenticationPolicy):
+        def on_request(self, request: Any) -> None:
+            request.context["enforce_https"] = False  # loopback only: the sandbox
+            super().on_request(request)
+
+    base = world.base_url
+    credential = StaticToken()
+    return MLClient(
+        credential,
+        subscription_id=world.config.subscription_id,
+        resource_group_name=world.config.resource_group,
+        workspace_name=world.config.workspace,
+        cloud=f"strict-{world.server.port}",
+        cloud_metadata={
+            **dict.fromkeys(
+                (
+                    "azure_portal",
+                    "resource_manager",
+                    "active_directory",
+                    "aml_resource_id",
+                    "registry_discovery_endpoint",
+                ),
+                f"{base}/",
+            ),
+            "storage_endpoint": "core.windows.net",
+        },
+        authentication_policy=LoopbackPolicy(credential, f"{base}/.default"),
+        retry_total=retries,
+        show_progress=False,
+        enable_telemetry=False,
+    )
+
+
+def strict_config(data_dir: Path, **overrides: Any) -> SandboxAzureConfig:
+    """A fast sandbox with the strict tests' pipeline and room in the DSv2 family."""
+    pipeline = {
+        "id": STRICT_PIPELINE,
+        "name": "models-cd",
+        "parameters": [
+            {"name": "model"},
+            {"name": "version"},
+            {"name": "environment", "values": ["staging", "production"]},
+        ],
+    }
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "operation_seconds": 0.05,
+        "poll_after_ms": 20,
+        "pipeline_seconds": 0.05,
+        "seed": {
+            "pipelines": [pipeline],
+            "quota": {"family_limits": {"standardDSv2Family": 10_000}},
+        },
+    }
+    values.update(overrides)
+    return SandboxAzureConfig.model_validate(values)
+
+
+@contextmanager
+def own_strict_sandbox(strict: StrictAzure, folder: Path, **config: Any) -> Iterator[StrictAzure]:
+    """A strict sandbox of its own (other timings or seed), sharing the session's MLflow
+    store, with version 1 of the strict model registered."""
+    settings = strict_config(
+        folder / "sandbox", mlflow_tracking_uri=strict.config.tracking_uri, **config
+    )
+    with SandboxAzureServer(settings) as server:
+        world = StrictAzure(server, settings, strict.experiment_id)
+        world.register("1", strict.log_model(1.0))
+        yield world
+
+
+@pytest.fixture(scope="session")
+def strict_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrictAzure]:
+    """The strict sandbox, with versions 1-3 of `strict` that the no-code image serves."""
+    from mlflow.tracking import MlflowClient
+
+    root = tmp_path_factory.mktemp("sandbox-azure-strict")
+    config = strict_config(root / "data")
+    experiment = MlflowClient(tracking_uri=config.tracking_uri).create_experiment(
+        STRICT_MODEL, artifact_location=str(root / "artifacts")
+    )
+    cloud = os.environ.get("AZUREML_CURRENT_CLOUD")
+    try:
+        with SandboxAzureServer(config) as server:
+            world = StrictAzure(server, config, experiment)
+            for version in ("1", "2", "3"):
+                world.register(version, world.log_model(float(version)))
+            yield world
+    finally:
+        if cloud is None:
+            os.environ.pop("AZUREML_CURRENT_CLOUD", None)
+        else:
+            os.environ["AZUREML_CURRENT_CLOUD"] = cloud
+
+
+@pytest.fixture
+def strict(strict_world: StrictAzure, monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAzure]:
+    """The strict sandbox with no faults left over, and azure-ai-ml's global cloud undone."""
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
+    yield strict_world
+    httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()

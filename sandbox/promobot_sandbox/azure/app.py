@@ -17,7 +17,16 @@ from promobot_sandbox.azure import arm, devops, registry
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from promobot_sandbox.azure.devops import DevOpsError
 from promobot_sandbox.azure.faults import FaultBook, FaultRequest, HttpFault, RequestLog
+from promobot_sandbox.azure.identity import (
+    action_of,
+    authentication_failed,
+    authorization_failed,
+    expired,
+    find_identity,
+    scope_of,
+)
 from promobot_sandbox.azure.scoring import ModelHost
+from promobot_sandbox.azure.seed import SeedPatch
 from promobot_sandbox.azure.state import ArmError, SandboxState
 
 _ARM_PREFIXES = ("/subscriptions/", "/mlflow/")
@@ -47,15 +56,16 @@ def create_app(config: SandboxAzureConfig) -> Sandbox:
     app = FastAPI(title="promobot sandbox Azure", docs_url=None, redoc_url=None)
     app.include_router(arm.build_router(state))
     app.include_router(registry.build_router(state))
-    _add_scoring(app, state, host)
+    _add_scoring(app, state, host, faults)
     _add_test_hooks(app, faults, log, host)
+    _add_seed_hooks(app, state)
     app.include_router(devops.build_router(state, faults))
     _add_error_handlers(app)
-    _add_middleware(app, config, faults, log)
+    _add_middleware(app, state, faults, log)
     return Sandbox(app=app, state=state, faults=faults, log=log, host=host)
 
 
-def _add_scoring(app: FastAPI, state: SandboxState, host: ModelHost) -> None:
+def _add_scoring(app: FastAPI, state: SandboxState, host: ModelHost, faults: FaultBook) -> None:
     @app.post("/inference/{endpoint}/score")
     def score(
         endpoint: str,
@@ -70,6 +80,9 @@ def _add_scoring(app: FastAPI, state: SandboxState, host: ModelHost) -> None:
         given = (authorization or "").removeprefix("Bearer ").strip()
         if not any(hmac.compare_digest(given, k) for k in keys.values()):
             raise ArmError(401, "Unauthorized", "The key or token in the request is not valid.")
+        frontend = faults.take_frontend(endpoint)
+        if frontend is not None:
+            return Response(frontend.text, status_code=frontend.status, media_type="text/plain")
         deployment = host.route(endpoint, azureml_model_deployment)
         predictions = host.score(endpoint, deployment, payload)
         return JSONResponse(predictions, headers={"azureml-model-deployment": deployment["name"]})
@@ -114,12 +127,25 @@ def _add_test_hooks(app: FastAPI, faults: FaultBook, log: RequestLog, host: Mode
         ]
 
 
+def _add_seed_hooks(app: FastAPI, state: SandboxState) -> None:
+    @app.get("/_sandbox/seed")
+    def get_seed() -> dict[str, Any]:
+        return state.seed.model_dump(mode="json")
+
+    @app.patch("/_sandbox/seed")
+    def patch_seed(patch: SeedPatch) -> dict[str, Any]:
+        return state.patch_seed(patch).model_dump(mode="json")
+
+    @app.get("/_sandbox/clock")
+    def get_clock() -> dict[str, Any]:
+        now = state.clock.now()
+        return {"now": now, "iso": state.clock.iso(now), "factor": state.clock.factor}
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArmError)
     def arm_error(_request: Request, exc: ArmError) -> Response:
-        return JSONResponse(
-            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status
-        )
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(DevOpsError)
     def devops_error(_request: Request, exc: DevOpsError) -> Response:
@@ -137,17 +163,15 @@ def _add_error_handlers(app: FastAPI) -> None:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _add_middleware(
-    app: FastAPI, config: SandboxAzureConfig, faults: FaultBook, log: RequestLog
-) -> None:
-    devops_prefix = f"/{config.devops_organization}/"
+def _add_middleware(app: FastAPI, state: SandboxState, faults: FaultBook, log: RequestLog) -> None:
+    devops_prefix = f"/{state.config.devops_organization}/"
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Handler) -> Response:
         path = request.url.path
         if path.startswith("/_sandbox/"):
             return await call_next(request)
-        response = _refuse(request, config, faults, devops_prefix)
+        response = _refuse(request, state, faults, devops_prefix)
         if response is None:
             response = await call_next(request)
         log.record(request.method, path, response.status_code)
@@ -155,23 +179,41 @@ def _add_middleware(
 
 
 def _refuse(
-    request: Request, config: SandboxAzureConfig, faults: FaultBook, devops_prefix: str
+    request: Request, state: SandboxState, faults: FaultBook, devops_prefix: str
 ) -> Response | None:
-    """The answer for an unauthenticated or faulted request, or None to serve it."""
+    """The answer for an unauthenticated, unauthorized or faulted request, or None to serve it."""
     path = request.url.path
     is_devops = path.lower().startswith(devops_prefix.lower())
     authorization = request.headers.get("authorization", "")
-    if path.startswith(_ARM_PREFIXES) and not _bearer_ok(authorization, config.arm_token):
-        return JSONResponse(
-            {"error": {"code": "AuthenticationFailed", "message": "Authentication failed."}},
-            status_code=401,
-        )
-    if is_devops and not _basic_ok(authorization, config.devops_pat):
+    if path.startswith(_ARM_PREFIXES):
+        refused = _refuse_arm(request, state, faults, authorization)
+        if refused is not None:
+            return refused
+    if is_devops and not _basic_ok(authorization, state.config.devops_pat):
         return Response("Access denied: the personal access token is not valid.", status_code=401)
     fault = faults.take_http(request.method, path)
     if fault is None:
         return None
     return _fault_response(fault, is_devops)
+
+
+def _refuse_arm(
+    request: Request, state: SandboxState, faults: FaultBook, authorization: str
+) -> Response | None:
+    """ARM's 401 or 403 for this caller, or None when it may go on."""
+    identity = find_identity(state.identities(), authorization)
+    if identity is None:
+        return authentication_failed()
+    refused = expired(identity, state.clock.now(), state.config.tenant_id)
+    if refused is not None:
+        return refused
+    path, method = request.url.path, request.method
+    action = action_of(method, path)
+    if action is None:
+        return None
+    if not identity.is_allowed(action) or faults.take_authorization(method, path, identity.token):
+        return authorization_failed(identity, action, scope_of(path))
+    return None
 
 
 def _fault_response(fault: HttpFault, is_devops: bool) -> Response:
@@ -185,11 +227,6 @@ def _fault_response(fault: HttpFault, is_devops: bool) -> Response:
         status_code=fault.status,
         headers=headers,
     )
-
-
-def _bearer_ok(authorization: str, token: str) -> bool:
-    scheme, _, given = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
 
 
 def _basic_ok(authorization: str, pat: str) -> bool:

@@ -2,20 +2,24 @@
 
 The azure-devops SDK first asks `OPTIONS /{organization}/_apis` where each resource
 lives (id, route template, versions) and then builds URLs from those templates, so
-the sandbox answers that discovery call too. A run stays `inProgress` for
-`pipeline_seconds`, then completes `succeeded` unless a pipeline fault says otherwise.
+the sandbox answers that discovery call too. Only seeded pipelines exist, and a run may
+only set the runtime parameters its pipeline declares. A run stays `inProgress` for
+`pipeline_seconds` of sandbox time, then completes `succeeded` unless a pipeline fault
+says otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
+import hashlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
 from promobot_sandbox.azure.faults import FaultBook
-from promobot_sandbox.azure.state import JsonDict, SandboxState, utc_now
+from promobot_sandbox.azure.pipelines import PipelineSeed, parameter_problems
+from promobot_sandbox.azure.state import JsonDict, SandboxState
 
 RUNS_LOCATION = "7859261e-d2e9-4a68-b820-a5d84cc5bb3d"
 PIPELINES_LOCATION = "28e1305e-2afe-47bf-abaf-cbb0e6a91988"
@@ -90,71 +94,111 @@ def _add_run_routes(router: APIRouter, state: SandboxState, faults: FaultBook) -
     def run_pipeline(
         organization: str, project: str, pipeline_id: int, body: Payload, request: Request
     ) -> JsonDict:
+        pipeline = _pipeline(state, pipeline_id)
+        parameters = dict(body.get("templateParameters") or {})
+        problems = parameter_problems(pipeline, parameters)
+        if problems:
+            raise DevOpsError(400, "PipelineValidationException", " ".join(problems))
         fault = faults.take_pipeline(pipeline_id)
+        seconds = fault.seconds if fault and fault.seconds is not None else config.pipeline_seconds
         with state.locked() as data:
             run_id = state.next_run_id()
+            now = state.clock.now()
             run = {
                 "id": run_id,
-                "name": f"{dt.datetime.now(dt.UTC):%Y%m%d}.{run_id}",
+                "name": f"{dt.datetime.fromtimestamp(now, dt.UTC):%Y%m%d}.{run_id}",
                 "state": "inProgress",
-                "createdDate": utc_now(),
-                "templateParameters": dict(body.get("templateParameters") or {}),
+                "createdDate": state.clock.iso(now),
+                "templateParameters": parameters,
                 "variables": dict(body.get("variables") or {}),
-                "due": time.time()
-                + (
-                    fault.seconds
-                    if fault and fault.seconds is not None
-                    else config.pipeline_seconds
-                ),
+                "due": now + seconds,
                 "outcome": fault.result if fault else "succeeded",
             }
             data["runs"].setdefault(str(pipeline_id), []).append(run)
-            return _public(run, str(request.base_url), organization, project, pipeline_id)
+            where = _Where(str(request.base_url), organization, project, pipeline)
+            return _public(run, where, full=True)
 
     @router.get(RUNS)
     def list_runs(organization: str, project: str, pipeline_id: int, request: Request) -> JsonDict:
+        pipeline = _pipeline(state, pipeline_id)
         with state.locked() as data:
-            found = [_advance(r) for r in data["runs"].get(str(pipeline_id), [])]
-        base = str(request.base_url)
-        value = [_public(r, base, organization, project, pipeline_id) for r in reversed(found)]
+            now = state.clock.now()
+            found = [_advance(state, r, now) for r in data["runs"].get(str(pipeline_id), [])]
+        where = _Where(str(request.base_url), organization, project, pipeline)
+        listed = _listed(found, config.runs_list_limit)
+        value = [_public(r, where, full=False) for r in listed]
         return {"count": len(value), "value": value}
 
     @router.get(RUNS + "/{run_id}")
     def get_run(
         organization: str, project: str, pipeline_id: int, run_id: int, request: Request
     ) -> JsonDict:
+        pipeline = _pipeline(state, pipeline_id)
         with state.locked() as data:
             for run in data["runs"].get(str(pipeline_id), []):
                 if run["id"] == run_id:
-                    base = str(request.base_url)
-                    return _public(_advance(run), base, organization, project, pipeline_id)
+                    where = _Where(str(request.base_url), organization, project, pipeline)
+                    return _public(_advance(state, run, state.clock.now()), where, full=True)
         raise DevOpsError(
             404, "PipelineRunNotFoundException", f"Pipeline run {run_id} was not found."
         )
 
 
-def _advance(run: JsonDict) -> JsonDict:
-    if run["state"] == "inProgress" and run["due"] <= time.time():
+def _pipeline(state: SandboxState, pipeline_id: int) -> PipelineSeed:
+    for pipeline in state.seed.pipelines:
+        if pipeline.id == pipeline_id:
+            return pipeline
+    raise DevOpsError(
+        404, "PipelineNotFoundException", f"Pipeline with id {pipeline_id} was not found."
+    )
+
+
+def _listed(runs: list[JsonDict], limit: int) -> list[JsonDict]:
+    """Runs - List: "Gets top 10000 runs for a particular pipeline" (Runs_List in
+    https://learn.microsoft.com/rest/api/azure/devops/pipelines/runs/list), in no
+    documented order. The sandbox takes the newest `limit` and answers them ordered by a
+    hash of their id, never with the newest first, so no client can lean on an order."""
+    newest = sorted(runs, key=lambda r: int(r["id"]), reverse=True)[:limit]
+    ordered = sorted(newest, key=lambda r: hashlib.sha256(str(r["id"]).encode()).hexdigest())
+    if len(ordered) > 1 and ordered[0]["id"] == newest[0]["id"]:
+        ordered = ordered[1:] + ordered[:1]
+    return ordered
+
+
+def _advance(state: SandboxState, run: JsonDict, now: float) -> JsonDict:
+    if run["state"] == "inProgress" and run["due"] <= now:
         run["state"] = "completed"
         run["result"] = run["outcome"]
-        run["finishedDate"] = utc_now()
+        run["finishedDate"] = state.clock.iso(run["due"])
     return run
 
 
-def _public(
-    run: JsonDict, base_url: str, organization: str, project: str, pipeline_id: int
-) -> JsonDict:
-    base = base_url.rstrip("/")
-    pipeline_url = f"{base}/{organization}/{project}/_apis/pipelines/{pipeline_id}?revision=1"
-    url = f"{base}/{organization}/{project}/_apis/pipelines/{pipeline_id}/runs/{run['id']}"
-    web_root = f"{base}/{organization}/{project}"
-    web = f"{web_root}/_build/results?buildId={run['id']}"
-    body = {k: v for k, v in run.items() if k not in ("due", "outcome")}
+@dataclass(frozen=True)
+class _Where:
+    base_url: str
+    organization: str
+    project: str
+    pipeline: PipelineSeed
+
+
+def _public(run: JsonDict, where: _Where, *, full: bool) -> JsonDict:
+    """A run as Runs - Get (`full`) or Runs - List answers it.
+
+    Runs - List leaves out `templateParameters`, `resources` and `variables`, which only
+    Runs - Get carries (https://github.com/MicrosoftDocs/vsts-rest-api-specs/issues/579).
+    """
+    base = where.base_url.rstrip("/")
+    pipeline_id = where.pipeline.id
+    web_root = f"{base}/{where.organization}/{where.project}"
+    pipeline_url = f"{web_root}/_apis/pipelines/{pipeline_id}?revision=1"
+    url = f"{web_root}/_apis/pipelines/{pipeline_id}/runs/{run['id']}"
+    hidden = {"due", "outcome"} if full else {"due", "outcome", "templateParameters", "variables"}
+    body = {k: v for k, v in run.items() if k not in hidden}
     body.update(
         {
             "_links": {
                 "self": {"href": url},
-                "web": {"href": web},
+                "web": {"href": f"{web_root}/_build/results?buildId={run['id']}"},
                 "pipeline.web": {
                     "href": f"{web_root}/_build/definition?definitionId={pipeline_id}"
                 },
@@ -164,15 +208,16 @@ def _public(
                 "url": pipeline_url,
                 "id": pipeline_id,
                 "revision": 1,
-                "name": f"pipeline-{pipeline_id}",
-                "folder": "\\",
+                "name": where.pipeline.display_name,
+                "folder": where.pipeline.folder,
             },
             "url": url,
-            "resources": {
-                "repositories": {
-                    "self": {"repository": {"type": "azureReposGit"}, "refName": "refs/heads/main"}
-                }
-            },
         }
     )
+    if full:
+        body["resources"] = {
+            "repositories": {
+                "self": {"repository": {"type": "azureReposGit"}, "refName": "refs/heads/main"}
+            }
+        }
     return body

@@ -1,10 +1,14 @@
 """Fault injection and the request log, under `/_sandbox/` (not Azure's namespace).
 
-Four kinds of faults:
+Six kinds of faults:
 - `http`: answer matching requests with a status (429 or 5xx, optionally with
   `Retry-After`) instead of serving them;
+- `authorization`: answer matching Resource Manager requests (of one identity, or any)
+  with 403 `AuthorizationFailed`, as when a role assignment is missing;
 - `provisioning`: a matching deployment fails to provision, with a message;
 - `scoring`: invocations routed to a matching deployment fail with a status;
+- `frontend`: the scoring front end answers invocations of a matching endpoint with a
+  plain-text 502, 503 or 504 before any deployment sees them;
 - `pipeline`: the next matching Azure DevOps run ends `failed` or `canceled`, or takes
   longer than usual.
 Each fault fires `count` times, then disappears.
@@ -45,6 +49,56 @@ class HttpFault(_Fault):
         return re.search(self.path, path) is not None
 
 
+class AuthorizationFault(_Fault):
+    """Refuse matching Resource Manager requests with 403 `AuthorizationFailed`."""
+
+    kind: Literal["authorization"] = Field(description="Discriminator.")
+    method: str | None = Field(default=None, description="HTTP method to match; any when None.")
+    path: str = Field(default=".*", description="Regular expression searched in the path.")
+    token: str | None = Field(
+        default=None, description="Only requests signed with this bearer token; any when None."
+    )
+
+    def matches(self, method: str, path: str, token: str) -> bool:
+        """Whether the fault applies to this request."""
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.token is not None and self.token != token:
+            return False
+        return re.search(self.path, path) is not None
+
+
+FRONTEND_BODIES = {
+    502: "upstream connect error or disconnect/reset before headers. "
+    "reset reason: connection termination",
+    503: "no healthy upstream",
+    504: "upstream request timeout",
+}
+"""Plain-text bodies of the scoring front end (an Envoy proxy) when it fails itself."""
+
+
+class FrontendFault(_Fault):
+    """Answer invocations of matching endpoints with the front end's plain-text error.
+
+    Such a body is not JSON, which azure-ai-ml's `online_endpoints.invoke` turns into
+    `MlException` (`validate_response` in azure/ai/ml/_utils/_endpoint_utils.py); the
+    status codes are the documented front-end failures
+    (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints#http-status-codes).
+    """
+
+    kind: Literal["frontend"] = Field(description="Discriminator.")
+    endpoint: str = Field(default=".*", description="Regex matched against endpoint names.")
+    status: Literal[502, 503, 504] = Field(default=502, description="Status of the answer.")
+    body: str | None = Field(
+        default=None, description="Plain-text body; the front end's usual text when None."
+    )
+
+    @property
+    def text(self) -> str:
+        """The body sent."""
+        return FRONTEND_BODIES[self.status] if self.body is None else self.body
+
+
 class ProvisioningFault(_Fault):
     """Make matching deployments fail to provision."""
 
@@ -77,9 +131,15 @@ class PipelineFault(_Fault):
     )
 
 
-Fault = Annotated[
-    HttpFault | ProvisioningFault | ScoringFault | PipelineFault, Field(discriminator="kind")
-]
+AnyFault = (
+    HttpFault
+    | AuthorizationFault
+    | ProvisioningFault
+    | ScoringFault
+    | FrontendFault
+    | PipelineFault
+)
+Fault = Annotated[AnyFault, Field(discriminator="kind")]
 
 
 class FaultRequest(BaseModel):
@@ -97,7 +157,7 @@ class FaultBook:
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [fault, remaining count]
 
-    def add(self, fault: HttpFault | ProvisioningFault | ScoringFault | PipelineFault) -> None:
+    def add(self, fault: AnyFault) -> None:
         """Activate a fault."""
         with self._lock:
             self._faults.append([fault, fault.count])
@@ -126,6 +186,20 @@ class FaultBook:
         """The HTTP fault for this request, if one fires."""
         fault: HttpFault | None = self._take(
             lambda f: isinstance(f, HttpFault) and f.matches(method, path)
+        )
+        return fault
+
+    def take_authorization(self, method: str, path: str, token: str) -> AuthorizationFault | None:
+        """The authorization fault for this request, if one fires."""
+        fault: AuthorizationFault | None = self._take(
+            lambda f: isinstance(f, AuthorizationFault) and f.matches(method, path, token)
+        )
+        return fault
+
+    def take_frontend(self, endpoint: str) -> FrontendFault | None:
+        """The front-end fault for an invocation of this endpoint, if one fires."""
+        fault: FrontendFault | None = self._take(
+            lambda f: isinstance(f, FrontendFault) and re.fullmatch(f.endpoint, endpoint)
         )
         return fault
 

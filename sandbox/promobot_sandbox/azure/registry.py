@@ -16,9 +16,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.proto_json_utils import message_to_json
 
-from promobot_sandbox.azure.arm import WORKSPACE, workspace_router
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from promobot_sandbox.azure.resources import system_data
+from promobot_sandbox.azure.routes import WORKSPACE, workspace_router
 from promobot_sandbox.azure.state import ArmError, JsonDict, SandboxState
 
 _VERSION = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
@@ -80,9 +80,10 @@ def _add_version_write(router: APIRouter, state: SandboxState) -> None:
         with state.locked() as data:
             entry = data["models"].setdefault(name, {"container": {}, "versions": {}})
             existing = entry["versions"].get(version)
-            resource = version_resource(config, name, version, body, existing)
+            now = state.clock.iso()
+            resource = version_resource(config, (name, version), body, existing, now)
             entry["versions"][version] = resource
-            entry["container"] = container_resource(config, name, entry["versions"])
+            entry["container"] = container_resource(config, name, entry["versions"], now)
             return JSONResponse(resource, status_code=200 if existing else 201)
 
 
@@ -110,9 +111,14 @@ def _model(config: SandboxAzureConfig, data: JsonDict, name: str) -> JsonDict:
 
 
 def version_resource(
-    config: SandboxAzureConfig, name: str, version: str, body: JsonDict, existing: JsonDict | None
+    config: SandboxAzureConfig,
+    model: tuple[str, str],
+    body: JsonDict,
+    existing: JsonDict | None,
+    now: str,
 ) -> JsonDict:
     """A model version as ARM returns it."""
+    name, version = model
     props = dict(body.get("properties") or {})
     props.setdefault("modelType", "custom_model")
     props.setdefault("isArchived", False)
@@ -129,11 +135,13 @@ def version_resource(
         "name": version,
         "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
         "properties": props,
-        "systemData": system_data(existing["systemData"]["createdAt"] if existing else None),
+        "systemData": system_data(now, existing["systemData"]["createdAt"] if existing else None),
     }
 
 
-def container_resource(config: SandboxAzureConfig, name: str, versions: JsonDict) -> JsonDict:
+def container_resource(
+    config: SandboxAzureConfig, name: str, versions: JsonDict, now: str
+) -> JsonDict:
     """The model container, with its latest and next version numbers."""
     ordered = sorted(versions.values(), key=lambda v: v["systemData"]["createdAt"])
     numeric = [int(v["name"]) for v in ordered if str(v["name"]).isdigit()]
@@ -150,5 +158,5 @@ def container_resource(config: SandboxAzureConfig, name: str, versions: JsonDict
             "nextVersion": str(max(numeric) + 1) if numeric else "1",
             "provisioningState": "Succeeded",
         },
-        "systemData": system_data(ordered[0]["systemData"]["createdAt"]),
+        "systemData": system_data(now, ordered[0]["systemData"]["createdAt"]),
     }

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
 
+from promobot_sandbox.azure.base import ArmError, JsonDict
 from promobot_sandbox.azure.config import SandboxAzureConfig
-from promobot_sandbox.azure.state import ArmError, JsonDict, utc_now
 
-_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
+# "Begin with a letter, be 3-32 characters in length, only consist of letters and
+# numbers"; "single dashes like my-endpoint-name are accepted"
+# (https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-endpoints-and-batch-endpoints).
+_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
+# "Each resource, resource group, and subscription can have a maximum of 50 tag
+# name-value pairs"; names up to 512 characters, values up to 256
+# (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+MAX_TAGS = 50
+MAX_TAG_NAME = 512
+MAX_TAG_VALUE = 256
+_BUSY = ("Creating", "Updating", "Deleting")
 _MODEL_ID = re.compile(r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 _PROBE = {
     "failureThreshold": 30,
@@ -36,9 +47,8 @@ DEPLOYMENT_DEFAULTS: dict[str, Any] = {
 """What Azure fills in when a create-or-update body leaves these out."""
 
 
-def system_data(created: str | None = None) -> JsonDict:
-    """ARM's `systemData` block."""
-    now = utc_now()
+def system_data(now: str, created: str | None = None) -> JsonDict:
+    """ARM's `systemData` block, modified `now`."""
     return {
         "createdAt": created or now,
         "createdBy": "sandbox-user",
@@ -69,12 +79,95 @@ def check_workspace(config: SandboxAzureConfig, subscription: str, group: str, w
 
 
 def check_name(kind: str, name: str) -> None:
+    """400 unless the endpoint or deployment name follows Azure ML's naming rules."""
     if not _NAME.match(name):
         raise ArmError(
             400,
             "BadArgument",
             f"{kind} name '{name}' is invalid: it must be 3 to 32 characters, start with a "
-            "letter, end with a letter or digit, and contain only letters, digits and '-'.",
+            "letter, end with a letter or digit, and contain only letters, digits and "
+            "single '-'.",
+        )
+
+
+def check_name_available(taken: list[str], name: str) -> None:
+    """400 when another customer's endpoint in the region has this name.
+
+    "Endpoint names must be unique within an Azure region"
+    (https://learn.microsoft.com/azure/machine-learning/how-to-deploy-online-endpoints#define-an-endpoint);
+    the refusal is a validation error when the endpoint is created, worded as in
+    https://github.com/Azure/azureml-examples/pull/1931.
+    """
+    if name.lower() not in {t.lower() for t in taken}:
+        return
+    problem = {
+        "errors": {
+            "": [
+                "There is already an endpoint with this name, Endpoint name needs to be "
+                "unique within a region. Try some other name."
+            ]
+        },
+        "title": "One or more validation errors occurred.",
+    }
+    detail = {
+        "code": "InferencingClientCallFailed",
+        "message": json.dumps(problem),
+        "details": [],
+        "additionalInfo": [],
+    }
+    raise ArmError(400, "BadRequest", "The request is invalid.", details=[detail])
+
+
+def check_tags(kind: str, name: str, tags: JsonDict) -> None:
+    """400 for more tags, or longer tag names or values, than ARM allows on a resource."""
+    if len(tags) > MAX_TAGS:
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"{kind} '{name}' has {len(tags)} tags; a resource can have at most {MAX_TAGS} "
+            "tag name-value pairs.",
+        )
+    for key, value in tags.items():
+        if len(key) > MAX_TAG_NAME or len(str(value)) > MAX_TAG_VALUE:
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"Tag '{key[:40]}' of {kind} '{name}' is too long: tag names are limited to "
+                f"{MAX_TAG_NAME} characters and values to {MAX_TAG_VALUE}.",
+            )
+
+
+def check_not_busy(resource: JsonDict | None) -> None:
+    """409 for a write on an endpoint or deployment whose last operation still runs.
+
+    "When an operation is already in progress, any new operation on that same online
+    endpoint responds with a 409 conflict error"
+    (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints#common-error-codes-for-kubernetes-online-endpoints),
+    as ARM does for any resource whose provisioning state is not terminal.
+    """
+    if resource is None:
+        return
+    state = resource["properties"].get("provisioningState")
+    if state in _BUSY:
+        raise ArmError(
+            409,
+            "Conflict",
+            f"Cannot modify resource with id '{resource['id']}' because the resource entity "
+            "provisioning state is not terminal. Please wait for the provisioning state to "
+            "become terminal and then retry the request.",
+        )
+
+
+def check_endpoint_settled(endpoint: JsonDict, verb: str) -> None:
+    """409 for a write on a deployment while its endpoint is being created or updated,
+    in the words of https://github.com/Azure/azure-sdk-for-net/issues/36961."""
+    state = endpoint["properties"].get("provisioningState")
+    if state in _BUSY:
+        raise ArmError(
+            409,
+            "Conflict",
+            f"Cannot {verb} a deployment in endpoint {endpoint['name']} because it is in "
+            f"{state} provisioning state.",
         )
 
 
@@ -150,7 +243,7 @@ def check_model(data: JsonDict, body: JsonDict) -> None:
         )
 
 
-def workspace_resource(config: SandboxAzureConfig, base_url: str) -> JsonDict:
+def workspace_resource(config: SandboxAzureConfig, base_url: str, now: str) -> JsonDict:
     """The workspace as ARM describes it, with an MLflow tracking URI served by the sandbox."""
     host = base_url.split("://", 1)[1].rstrip("/")
     return {
@@ -174,7 +267,7 @@ def workspace_resource(config: SandboxAzureConfig, base_url: str) -> JsonDict:
             "mlFlowTrackingUri": f"azureml://{host}/mlflow/v1.0{config.workspace_path}",
             "publicNetworkAccess": "Enabled",
         },
-        "systemData": system_data(),
+        "systemData": system_data(now),
     }
 
 
@@ -191,7 +284,7 @@ def with_urls(endpoint: JsonDict, base_url: str) -> JsonDict:
 
 
 def endpoint_resource(
-    config: SandboxAzureConfig, name: str, body: JsonDict, existing: JsonDict | None
+    config: SandboxAzureConfig, name: str, body: JsonDict, existing: JsonDict | None, now: str
 ) -> JsonDict:
     """The endpoint for a create-or-update body; its traffic changes when the operation ends."""
     props = dict(body.get("properties") or {})
@@ -210,7 +303,7 @@ def endpoint_resource(
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
         "properties": props,
-        "systemData": system_data(existing["systemData"]["createdAt"] if existing else None),
+        "systemData": system_data(now, existing["systemData"]["createdAt"] if existing else None),
         "tags": dict(body.get("tags") or {}),
         "location": body.get("location") or config.location,
         "kind": body.get("kind") or "Managed",
@@ -223,9 +316,14 @@ def endpoint_resource(
 
 
 def deployment_resource(
-    config: SandboxAzureConfig, endpoint: str, name: str, body: JsonDict, existing: JsonDict | None
+    config: SandboxAzureConfig,
+    where: tuple[str, str],
+    body: JsonDict,
+    existing: JsonDict | None,
+    now: str,
 ) -> JsonDict:
     """The deployment resource for a create-or-update body, provisioning from now."""
+    endpoint, name = where
     props = {**DEPLOYMENT_DEFAULTS, **(body.get("properties") or {})}
     props["provisioningState"] = "Updating" if existing else "Creating"
     return {
@@ -233,7 +331,7 @@ def deployment_resource(
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
         "properties": props,
-        "systemData": system_data(existing["systemData"]["createdAt"] if existing else None),
+        "systemData": system_data(now, existing["systemData"]["createdAt"] if existing else None),
         "tags": dict(body.get("tags") or {}),
         "location": body.get("location") or config.location,
         "kind": body.get("kind") or "Managed",

@@ -1,9 +1,10 @@
 """What a managed online deployment runs: the registered MLflow model, loaded with pyfunc.
 
 Provisioning downloads the model version's artifacts from the sandbox's MLflow store
-and loads them; a model that cannot be loaded fails provisioning the way a crashing
-container does on Azure. Invocations are routed by the endpoint's traffic split, or
-to the deployment named in the `azureml-model-deployment` header.
+and loads them; a model that cannot be loaded, or that the no-code MLflow image cannot
+serve (see `nocode`), fails provisioning the way a crashing container does on Azure.
+Invocations are routed by the endpoint's traffic split, or to the deployment named in
+the `azureml-model-deployment` header.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from mlflow.tracking import MlflowClient
 
 from promobot_sandbox.azure.faults import FaultBook
+from promobot_sandbox.azure.nocode import CRASHED, container_problems, is_no_code
 from promobot_sandbox.azure.state import ArmError, JsonDict, SandboxState
 
 with warnings.catch_warnings():
@@ -81,20 +83,29 @@ class ModelHost:
         self.requests: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[tuple[str, str]] = Counter()
 
-    def provision(self, endpoint: str, deployment: JsonDict) -> str | None:
-        """Load the deployment's model; return Azure's error message when that fails."""
+    def provision(self, endpoint: str, deployment: JsonDict) -> tuple[str, str] | None:
+        """Start the deployment's container; (code, message) of Azure's error when it fails."""
         name = deployment["name"]
         fault = self._faults.take_provisioning(name)
         if fault is not None:
-            return fault.message
+            return ("ResourceNotReady", fault.message)
         try:
-            model = self._load(endpoint, deployment)
+            local = self._download(endpoint, deployment)
+            problems = []
+            if is_no_code(deployment):
+                problems = container_problems(self._state.seed.no_code, local)
+            if problems:
+                self._state.set_logs(endpoint, name, problems)
+                return ("BadArgument", CRASHED)
+            model = mlflow.pyfunc.load_model(str(local))
         except Exception as exc:
             # Loading runs the model flavour's own code: any failure is a container that crashes.
             return (
+                "ResourceNotReady",
                 f"User container has crashed or terminated: the model of deployment "
-                f"{name} could not be loaded: {exc}"
+                f"{name} could not be loaded: {exc}",
             )
+        self._state.set_logs(endpoint, name, [f"Model of deployment {name} loaded."])
         with self._lock:
             self._models[(endpoint, name)] = model
         return None
@@ -108,7 +119,7 @@ class ModelHost:
     def _model_dir(self, endpoint: str, deployment: str) -> Path:
         return self._state.config.data_dir / "deployments" / endpoint / deployment
 
-    def _load(self, endpoint: str, deployment: JsonDict) -> Any:
+    def _download(self, endpoint: str, deployment: JsonDict) -> Path:
         reference = str(deployment["properties"].get("model") or "")
         found = _MODEL_ID.search(reference)
         if not found:
@@ -127,7 +138,10 @@ class ModelHost:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=source, dst_path=str(target), tracking_uri=tracking_uri
         )
-        return mlflow.pyfunc.load_model(local)
+        return Path(local)
+
+    def _load(self, endpoint: str, deployment: JsonDict) -> Any:
+        return mlflow.pyfunc.load_model(str(self._download(endpoint, deployment)))
 
     def _model(self, endpoint: str, deployment: JsonDict) -> Any:
         key = (endpoint, deployment["name"])
