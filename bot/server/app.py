@@ -3,12 +3,16 @@
 `create_app(settings, handler)` wires everything; the app's lifespan starts and stops the
 workers and the housekeeper. Pass `store` and `metrics` when the handler was built with
 them (see `bot.server.handlers.ServiceContext`); otherwise the app opens its own store.
+
+Every webhook route runs behind `_guarded`: whatever a request does to intake, the sender
+gets a short JSON answer, never a 500 nor a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,24 +20,32 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from bot.server.handlers import Handler
 from bot.server.housekeeping import Housekeeper
-from bot.server.ingest import Decoded, Ingest, Reply
+from bot.server.ingest import UNKNOWN, Decoded, Ingest, Reply
 from bot.server.metrics import ServiceMetrics
 from bot.server.settings import ServiceSettings
 from bot.server.worker import WorkerPool
 from bot.store.sql import SqlEventStore
+from bot.webhooks.signatures import parse_decimal
 
 logger = logging.getLogger(__name__)
 
 INLINE_DECODE_BYTES = 256 * 1024
 """Bodies up to this size are verified and parsed on the event loop (well under a
 millisecond); larger ones go to a thread so they never stall other requests."""
+MAX_CONTENT_LENGTH_DIGITS = 20
+"""A body of 10^20 bytes is no body: longer lengths are refused unread."""
 
 
 class BodyTooLarge(Exception):
     """The request body is over the configured limit."""
+
+
+class BadContentLength(Exception):
+    """`Content-Length` is not a decimal number of bytes."""
 
 
 @dataclass(frozen=True)
@@ -94,35 +106,46 @@ def create_app(
 def _add_webhook_routes(app: FastAPI, service: Service) -> None:
     ingest, limit = service.ingest, service.settings.max_body_bytes
 
-    @app.post("/webhooks/github")
-    async def github(request: Request) -> Response:
+    async def receive(source: str, request: Request) -> bytes | Reply:
         try:
-            body = await read_body(request, limit)
+            return await read_body(request, limit)
         except BodyTooLarge:
-            return _respond(ingest.too_large("github"))
+            return ingest.too_large(source)
+        except BadContentLength:
+            return ingest.malformed(source, UNKNOWN, "Content-Length is not a number of bytes")
+        except ClientDisconnect:
+            return ingest.malformed(source, UNKNOWN, "the body ended early or was malformed")
+
+    @app.post("/webhooks/github")
+    @_guarded("github", ingest)
+    async def github(request: Request) -> Response:
+        body = await receive("github", request)
+        if isinstance(body, Reply):
+            return _respond(body)
         decoded = await _decode(len(body), ingest.decode_github, request.headers, body)
         return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.post("/webhooks/mlflow")
+    @_guarded("mlflow", ingest)
     async def mlflow(request: Request) -> Response:
-        try:
-            body = await read_body(request, limit)
-        except BodyTooLarge:
-            return _respond(ingest.too_large("mlflow"))
+        body = await receive("mlflow", request)
+        if isinstance(body, Reply):
+            return _respond(body)
         decoded = await _decode(len(body), ingest.decode_mlflow, request.headers, body)
         return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.post("/webhooks/azure")
+    @_guarded("azure", ingest)
     async def azure(request: Request) -> Response:
-        try:
-            body = await read_body(request, limit)
-        except BodyTooLarge:
-            return _respond(ingest.too_large("azure"))
+        body = await receive("azure", request)
+        if isinstance(body, Reply):
+            return _respond(body)
         params = request.query_params
         decoded = await _decode(len(body), ingest.decode_azure, request.headers, params, body)
         return _respond(decoded if isinstance(decoded, Reply) else await ingest.accept(decoded))
 
     @app.options("/webhooks/azure")
+    @_guarded("azure", ingest)
     async def azure_cloudevents_handshake(request: Request) -> Response:
         # CloudEvents 1.0 abuse protection: echo the origin that asks to deliver.
         refused = ingest.authenticate_azure(request.headers, request.query_params)
@@ -130,6 +153,32 @@ def _add_webhook_routes(app: FastAPI, service: Service) -> None:
             return _respond(refused)
         origin = request.headers.get("webhook-request-origin", "")
         return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin})
+
+
+Route = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(source: str, ingest: Ingest) -> Callable[[Route], Route]:
+    """The request-level guard: an exception that escapes a webhook route is logged with
+    its traceback and answered 400, without it."""
+
+    def wrap(route: Route) -> Route:
+        @functools.wraps(route)
+        async def guarded(request: Request) -> Response:
+            try:
+                return await route(request)
+            except Exception as error:
+                header = _DELIVERY_ID_HEADERS.get(source)
+                delivery_id = request.headers.get(header) if header else None
+                return _respond(ingest.unreadable(source, delivery_id, error))
+
+        return guarded
+
+    return wrap
+
+
+_DELIVERY_ID_HEADERS = {"github": "x-github-delivery", "mlflow": "x-mlflow-delivery-id"}
+"""Event Grid names its events in the body, not in a header."""
 
 
 async def _decode(size: int, decode: Callable[..., Decoded], *args: Any) -> Decoded:
@@ -164,8 +213,12 @@ def _add_health_routes(app: FastAPI, service: Service) -> None:
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing (before reading it) any declared or streamed size over `limit`."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+    if declared is not None:
+        size = parse_decimal(declared.strip(), MAX_CONTENT_LENGTH_DIGITS)
+        if size is None:
+            raise BadContentLength
+        if size > limit:
+            raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

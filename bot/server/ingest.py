@@ -4,6 +4,10 @@
 is logged without its body. `accept` stores what was decoded and answers as soon as it
 is committed (on disk too, with `ack_after = "flush"`): nothing here waits for the
 workflows.
+
+No delivery can make intake answer 5xx: an unexpected exception while authenticating is a
+logged 401, while parsing a logged 400, and the answer never carries a traceback. Only an
+event store that cannot take the event answers 503, so that the sender delivers it again.
 """
 
 from __future__ import annotations
@@ -25,11 +29,16 @@ from bot.webhooks.events import DomainEvent, event_to_payload
 from bot.webhooks.github import decode_github_body, parse_github
 from bot.webhooks.mlflow import mlflow_event_name, parse_mlflow
 from bot.webhooks.payloads import PayloadError, decode_json
-from bot.webhooks.signatures import check_github, check_mlflow, check_shared_key
+from bot.webhooks.signatures import (
+    MAX_DELIVERY_ID_CHARS,
+    check_github,
+    check_mlflow,
+    check_shared_key,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_DELIVERY_ID_CHARS = 200
+MAX_EVENT_NAME_CHARS = 64
 UNKNOWN = "-"
 
 
@@ -88,11 +97,15 @@ class Ingest:
         event_name = headers.get("x-github-event")
         if not event_name:
             return self.malformed("github", UNKNOWN, "missing X-GitHub-Event header")
+        if len(event_name) > MAX_EVENT_NAME_CHARS or not event_name.isascii():
+            return self.malformed("github", UNKNOWN, "X-GitHub-Event is not an event name")
         try:
             payload = decode_github_body(body, headers.get("content-type"))
             event = parse_github(event_name, payload)
         except PayloadError as error:
             return self.malformed("github", event_name, str(error))
+        except Exception as error:
+            return self.unreadable("github", delivery_id, error)
         return [Delivery("github", event_name, delivery_id, event)]
 
     def decode_mlflow(self, headers: Mapping[str, str], body: bytes) -> Decoded:
@@ -121,6 +134,8 @@ class Ingest:
             event = parse_mlflow(payload)
         except PayloadError as error:
             return self.malformed("mlflow", UNKNOWN, str(error))
+        except Exception as error:
+            return self.unreadable("mlflow", delivery_id, error)
         return [Delivery("mlflow", event_name, delivery_id, event)]
 
     def decode_azure(
@@ -134,6 +149,8 @@ class Ingest:
             items = parse_event_grid(decode_json(body))
         except PayloadError as error:
             return self.malformed("azure", UNKNOWN, str(error))
+        except Exception as error:
+            return self.unreadable("azure", None, error)
         for item in items:
             if item.validation_code is not None:
                 self._metrics.record_delivery("azure", item.event_type, DeliveryOutcome.VALIDATED)
@@ -149,8 +166,9 @@ class Ingest:
         replies = [await self._accept_one(delivery) for delivery in deliveries]
         if len(replies) == 1 and deliveries[0].source != "azure":
             return replies[0]
-        if any(reply.status == 400 for reply in replies):
-            return next(reply for reply in replies if reply.status == 400)
+        refused = [reply for reply in replies if reply.status >= 400]
+        if refused:
+            return refused[0]
         outcomes = [reply.body["status"] for reply in replies]
         status = 202 if "accepted" in outcomes or "ignored" in outcomes else 200
         return Reply(status, {"status": "ok", "events": outcomes})
@@ -172,6 +190,7 @@ class Ingest:
         """The 413 reply to a body over the limit."""
         self._metrics.record_delivery(source, UNKNOWN, DeliveryOutcome.TOO_LARGE)
         limit = self._settings.max_body_bytes
+        logger.warning("%s delivery refused (413): body larger than %s bytes", source, limit)
         return Reply(413, {"error": f"body larger than {limit} bytes"})
 
     def malformed(self, source: str, event_name: str, message: str) -> Reply:
@@ -179,6 +198,19 @@ class Ingest:
         self._metrics.record_delivery(source, event_name, DeliveryOutcome.MALFORMED)
         logger.warning("%s delivery refused (400): %s", source, message)
         return Reply(400, {"error": message})
+
+    def unreadable(self, source: str, delivery_id: str | None, error: BaseException) -> Reply:
+        """The 400 reply to a request intake failed on unexpectedly: logged with its
+        traceback, answered without it."""
+        self._metrics.record_delivery(source, UNKNOWN, DeliveryOutcome.MALFORMED)
+        logger.error(
+            "%s delivery %s refused (400): intake failed with %s",
+            source,
+            _shown(delivery_id),
+            type(error).__name__,
+            exc_info=error,
+        )
+        return Reply(400, {"error": "the delivery could not be read"})
 
     def _authenticate(
         self,
@@ -190,12 +222,15 @@ class Ingest:
     ) -> Reply | None:
         reason: str | None = f"no {source} secret is configured: set {variable}"
         if secret is not None:
-            reason = check(secret.get_secret_value())
+            try:
+                reason = check(secret.get_secret_value())
+            except Exception as error:
+                logger.error("%s authentication failed", source, exc_info=error)
+                reason = f"authentication failed with {type(error).__name__}"
         if reason is None:
             return None
         self._metrics.record_delivery(source, UNKNOWN, DeliveryOutcome.UNAUTHENTICATED)
-        shown = repr(delivery_id[:100]) if delivery_id else "-"
-        logger.warning("%s delivery %s refused (401): %s", source, shown, reason)
+        logger.warning("%s delivery %s refused (401): %s", source, _shown(delivery_id), reason)
         return Reply(401, {"error": "unauthenticated"})
 
     async def _accept_one(self, delivery: Delivery) -> Reply:
@@ -210,12 +245,43 @@ class Ingest:
             return Reply(202, {"status": "ignored", "event": event_name})
         if not delivery_id or len(delivery_id) > MAX_DELIVERY_ID_CHARS:
             return self.malformed(source, event_name, "missing or overlong delivery id")
-        submitted = self._store.submit(
-            delivery_id, source, event.kind, event.serialisation_key, event_to_payload(event)
-        )
-        if not await asyncio.wrap_future(submitted):
+        payload = event_to_payload(event)
+        if "\x00" in delivery_id or _holds_nul((event.serialisation_key, payload)):
+            return self.malformed(source, event_name, "a NUL character in the event")
+        try:
+            submitted = self._store.submit(
+                delivery_id, source, event.kind, event.serialisation_key, payload
+            )
+            added = await asyncio.wrap_future(submitted)
+        except Exception as error:
+            logger.error(
+                "%s delivery %s not stored (503): %s",
+                source,
+                _shown(delivery_id),
+                type(error).__name__,
+                exc_info=error,
+            )
+            return Reply(503, {"error": "the event store is unavailable; deliver again later"})
+        if not added:
             self._metrics.record_delivery(source, event_name, DeliveryOutcome.DUPLICATE)
             return Reply(200, {"status": "duplicate", "delivery": delivery_id})
         self._metrics.record_delivery(source, event_name, DeliveryOutcome.ACCEPTED)
         self._on_added()
         return Reply(202, {"status": "accepted", "delivery": delivery_id, "kind": event.kind})
+
+
+def _shown(delivery_id: str | None) -> str:
+    """A delivery id for the log: quoted and cut, since the sender chose it."""
+    return repr(delivery_id[:100]) if delivery_id else "-"
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a string in `value` (an event's JSON-ready data) holds a NUL character,
+    which PostgreSQL's text columns refuse."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False

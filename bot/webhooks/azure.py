@@ -19,6 +19,8 @@ from bot.webhooks.payloads import Foreign, PayloadError, describe_validation_err
 
 SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
+MAX_EVENTS_PER_DELIVERY = 5000
+"""Event Grid sends at most 5,000 events in one delivery."""
 
 
 class _GridEvent(Foreign):
@@ -46,6 +48,8 @@ def parse_event_grid(payload: Any) -> list[AzureEvent]:
     items = payload if isinstance(payload, list) else [payload]
     if not items or not all(isinstance(item, dict) for item in items):
         raise PayloadError("Event Grid delivery is not a non-empty list of event objects")
+    if len(items) > MAX_EVENTS_PER_DELIVERY:
+        raise PayloadError(f"Event Grid delivery has more than {MAX_EVENTS_PER_DELIVERY} events")
     return [_parse_one(index, item) for index, item in enumerate(items)]
 
 

@@ -172,7 +172,8 @@ class _DispatchDelivery(_Delivery):
 
 def decode_github_body(body: bytes, content_type: str | None) -> Any:
     """The JSON payload, whether sent as `application/json` or form-encoded `payload=`."""
-    if content_type and content_type.split(";")[0].strip() == "application/x-www-form-urlencoded":
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
         try:
             form = urllib.parse.parse_qs(body.decode(), strict_parsing=True)
         except (UnicodeDecodeError, ValueError):

@@ -18,8 +18,8 @@ MODEL_VERSION_CREATED = "model_version.created"
 
 
 class _Envelope(Foreign):
-    entity: str
-    action: str
+    entity: str = Field(max_length=64)
+    action: str = Field(max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
