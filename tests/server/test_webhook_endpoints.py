@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ from tests.server.support import (
     push_payload,
     wait_until,
 )
-
-GRID = "azure/eventgrid-machinelearningservices"
+from tests.support.contract import OctokitExamples
 
 
 @pytest.fixture
@@ -49,9 +47,11 @@ def test_a_signed_github_delivery_is_accepted_and_processed(service: LiveService
     assert service.recorder.effects() == [("d-1", "pushed", "ref:octo/models@refs/heads/main")]
 
 
-def test_githubs_test_vector_authenticates(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_githubs_test_vector_authenticates(
+    tmp_path: Path, read_fixture: Callable[[str], Any]
+) -> None:
     """GitHub's documented secret and signature pass; its body is then not JSON (400, not 401)."""
-    vector = json.loads((fixtures_dir / "github/webhooks/signature-test-vector.json").read_text())
+    vector = read_fixture("github/signature-test-vector.json")
     url = f"sqlite:///{tmp_path / 'vector.db'}"
     with live_service(url, tmp_path, github_webhook_secret=vector["secret"]) as live:
         headers = {
@@ -119,14 +119,10 @@ def test_a_handled_event_missing_a_needed_field_is_a_bad_request(service: LiveSe
 
 
 def test_events_promobot_does_not_handle_are_acknowledged_and_ignored(
-    service: LiveService, fixtures_dir: Path
+    service: LiveService, octokit_examples: OctokitExamples
 ) -> None:
     """GitHub sends many event types; unused ones get 202 and are never stored."""
-    payload = json.loads(
-        (
-            fixtures_dir / "github/webhooks/octokit/examples/check_suite/completed.payload.json"
-        ).read_text()
-    )
+    payload = octokit_examples.of("check_suite", "completed")[-1]
     response = post_github(service, "check_suite", payload)
     assert (response.status_code, response.json()["status"]) == (202, "ignored")
     response = post_github(service, "ping", {"zen": "Keep it logically awesome."})
@@ -183,12 +179,11 @@ def test_the_default_limit_is_25_megabytes(tmp_path: Path) -> None:
         )
 
 
-def test_an_mlflow_version_created_is_accepted(service: LiveService, fixtures_dir: Path) -> None:
+def test_an_mlflow_version_created_is_accepted(
+    service: LiveService, mlflow_bodies: dict[str, Any]
+) -> None:
     """MLflow's delivery, signed over id, timestamp and body, triggers a proposal."""
-    assembled = json.loads(
-        (fixtures_dir / "mlflow/webhooks/mlflow-webhook-payloads.json").read_text()
-    )
-    body, headers = mlflow_delivery(assembled["events"]["model_version.created"]["example_body"])
+    body, headers = mlflow_delivery(mlflow_bodies["model_version.created"])
     response = service.client.post("/webhooks/mlflow", content=body, headers=headers)
     assert response.status_code == 202
     wait_until(lambda: len(service.delivered()) == 1)
@@ -273,12 +268,10 @@ def test_event_grid_without_the_shared_key_is_refused(
 
 @pytest.mark.parametrize("case", ["PascalCase", "camelCase"])
 def test_model_registered_is_accepted_in_both_key_cases(
-    service: LiveService, fixtures_dir: Path, case: str
+    service: LiveService, read_fixture: Callable[[str], Any], case: str
 ) -> None:
-    """The published example (PascalCase) and the specification (camelCase) both work."""
-    event = json.loads(
-        (fixtures_dir / GRID / "event-grid-schema.model_registered.json").read_text()
-    )
+    """The documented example (PascalCase) and the specification (camelCase) both work."""
+    event = read_fixture("azure/event-grid.model_registered.json")["payload"]
     if case == "camelCase":
         event["data"] = {k[0].lower() + k[1:]: v for k, v in event["data"].items()}
     response = service.client.post(
@@ -290,7 +283,7 @@ def test_model_registered_is_accepted_in_both_key_cases(
     wait_until(lambda: len(service.delivered()) == 1)
     assert service.recorder.effects()[0][1:] == (
         "model_version_created",
-        "model:sklearn_regression_model",
+        "model:churn-classifier",
     )
 
 

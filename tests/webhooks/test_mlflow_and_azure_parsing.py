@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,20 +13,12 @@ from bot.webhooks.events import ModelVersionCreated
 from bot.webhooks.mlflow import mlflow_event_name, parse_mlflow
 from bot.webhooks.payloads import PayloadError
 
-GRID = "azure/eventgrid-machinelearningservices"
 
-
-def mlflow_bodies(fixtures_dir: Path) -> dict[str, Any]:
-    assembled = json.loads(
-        (fixtures_dir / "mlflow/webhooks/mlflow-webhook-payloads.json").read_text()
-    )
-    return {name: spec["example_body"] for name, spec in assembled["events"].items()}
-
-
-def test_mlflow_model_version_created_becomes_a_new_model_version(fixtures_dir: Path) -> None:
+def test_mlflow_model_version_created_becomes_a_new_model_version(
+    mlflow_bodies: dict[str, Any],
+) -> None:
     """MLflow's own example body (what its "test webhook" sends) triggers a proposal."""
-    body = mlflow_bodies(fixtures_dir)["model_version.created"]
-    assert parse_mlflow(body) == ModelVersionCreated(
+    assert parse_mlflow(mlflow_bodies["model_version.created"]) == ModelVersionCreated(
         registry=RegistryKind.MLFLOW,
         model="example_model",
         version="1",
@@ -36,22 +27,21 @@ def test_mlflow_model_version_created_becomes_a_new_model_version(fixtures_dir: 
     )
 
 
-def test_other_mlflow_events_are_ignored(fixtures_dir: Path) -> None:
-    """Aliases, tags and registered models do not start a proposal."""
-    others = {k: v for k, v in mlflow_bodies(fixtures_dir).items() if k != "model_version.created"}
+def test_other_mlflow_events_are_ignored(mlflow_bodies: dict[str, Any]) -> None:
+    """Aliases, tags, registered models, prompts and budgets do not start a proposal."""
+    others = {k: v for k, v in mlflow_bodies.items() if k != "model_version.created"}
+    assert {"model_version_alias.created", "model_version_tag.set"} <= set(others)
     assert len(others) >= 5
     for name, body in others.items():
         assert mlflow_event_name(body) == name
         assert parse_mlflow(body) is None
 
 
-def test_mlflow_data_files_match_the_assembled_bodies(fixtures_dir: Path) -> None:
-    """The `data` files hold the very payload a created version sends, null run id allowed."""
-    data = json.loads(
-        (fixtures_dir / "mlflow/webhooks/model_version.created.data.json").read_text()
-    )
-    data["run_id"] = None
-    event = parse_mlflow({"entity": "model_version", "action": "created", "data": data})
+def test_a_created_version_without_a_run_parses(mlflow_bodies: dict[str, Any]) -> None:
+    """MLflow's payload type allows a null run id (a version registered from a path)."""
+    body = mlflow_bodies["model_version.created"]
+    body["data"]["run_id"] = None
+    event = parse_mlflow(body)
     assert isinstance(event, ModelVersionCreated)
     assert (event.model, event.version, event.run_id) == ("example_model", "1", None)
 
@@ -71,35 +61,40 @@ def test_a_created_version_without_a_name_is_a_payload_error() -> None:
         parse_mlflow({"entity": "model_version", "action": "created", "data": {"version": "1"}})
 
 
-def grid_event(fixtures_dir: Path, name: str) -> dict[str, Any]:
-    return dict(json.loads((fixtures_dir / GRID / name).read_text()))
+def grid_event(read_fixture: Callable[[str], Any], name: str) -> dict[str, Any]:
+    return dict(read_fixture(f"azure/{name}")["payload"])
 
 
 def camel_case(data: dict[str, Any]) -> dict[str, Any]:
     return {key[0].lower() + key[1:]: value for key, value in data.items()}
 
 
-def test_model_registered_in_pascal_case_becomes_a_new_model_version(fixtures_dir: Path) -> None:
-    """The published example uses PascalCase keys and an integer version."""
-    event = grid_event(fixtures_dir, "event-grid-schema.model_registered.json")
+def test_model_registered_in_pascal_case_becomes_a_new_model_version(
+    read_fixture: Callable[[str], Any],
+) -> None:
+    """The documented example uses PascalCase keys and an integer version."""
+    event = grid_event(read_fixture, "event-grid.model_registered.json")
+    assert isinstance(event["data"]["ModelVersion"], int)
     [parsed] = parse_event_grid([event])
-    assert parsed.event_id == "831e1650-001e-001b-66ab-eeb76e069631"
+    assert parsed.event_id == "5d0b7a4e-2f3c-4e8a-b1d6-93c7e0f2a845"
     assert parsed.event == ModelVersionCreated(
-        registry=RegistryKind.AZUREML, model="sklearn_regression_model", version="20"
+        registry=RegistryKind.AZUREML, model="churn-classifier", version="7"
     )
 
 
-def test_model_registered_in_camel_case_parses_the_same(fixtures_dir: Path) -> None:
+def test_model_registered_in_camel_case_parses_the_same(
+    read_fixture: Callable[[str], Any],
+) -> None:
     """The REST specification uses camelCase keys: both must work."""
-    pascal = grid_event(fixtures_dir, "event-grid-schema.model_registered.json")
+    pascal = grid_event(read_fixture, "event-grid.model_registered.json")
     camel = {**pascal, "data": camel_case(pascal["data"])}
     assert "modelName" in camel["data"]
     assert parse_event_grid([camel]) == parse_event_grid([pascal])
 
 
-def test_cloud_events_schema_is_read_too(fixtures_dir: Path) -> None:
+def test_cloud_events_schema_is_read_too(read_fixture: Callable[[str], Any]) -> None:
     """Subscriptions may deliver CloudEvents 1.0 (`type`, one object) instead."""
-    deployed = grid_event(fixtures_dir, "cloud-events-schema.model_deployed.json")
+    deployed = grid_event(read_fixture, "cloud-events.model_deployed.json")
     [ignored] = parse_event_grid(deployed)
     assert (ignored.event_type, ignored.event) == (
         "Microsoft.MachineLearningServices.ModelDeployed",
@@ -115,11 +110,11 @@ def test_cloud_events_schema_is_read_too(fixtures_dir: Path) -> None:
     assert parsed.event.version == "3"
 
 
-def test_other_grid_events_are_ignored(fixtures_dir: Path) -> None:
+def test_other_grid_events_are_ignored(read_fixture: Callable[[str], Any]) -> None:
     """RunCompleted and ModelDeployed are not promotion triggers."""
     events = [
-        grid_event(fixtures_dir, "event-grid-schema.run_completed.json"),
-        grid_event(fixtures_dir, "event-grid-schema.model_deployed.json"),
+        grid_event(read_fixture, "event-grid.run_completed.json"),
+        grid_event(read_fixture, "event-grid.model_deployed.json"),
     ]
     assert [item.event for item in parse_event_grid(events)] == [None, None]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,9 +21,11 @@ from bot.webhooks.signatures import (
 NOW = 1_800_000_000
 
 
-def test_github_signature_matches_githubs_documented_test_vector(fixtures_dir: Path) -> None:
+def test_github_signature_matches_githubs_documented_test_vector(
+    read_fixture: Callable[[str], Any],
+) -> None:
     """GitHub's own example: secret, payload and expected header from docs.github.com."""
-    vector = json.loads((fixtures_dir / "github/webhooks/signature-test-vector.json").read_text())
+    vector = read_fixture("github/signature-test-vector.json")
     payload = vector["payload"].encode()
     assert sign_github(vector["secret"], payload) == vector["expected_header"]
     assert check_github(vector["secret"], payload, vector["expected_header"]) is None
@@ -40,10 +42,10 @@ def test_github_signature_matches_githubs_documented_test_vector(fixtures_dir: P
     ],
 )
 def test_github_refuses_missing_foreign_or_wrong_signatures(
-    fixtures_dir: Path, header: str | None, reason: str
+    read_fixture: Callable[[str], Any], header: str | None, reason: str
 ) -> None:
     """Anything but the exact lower-case hex HMAC is refused, with a reason for the log."""
-    vector = json.loads((fixtures_dir / "github/webhooks/signature-test-vector.json").read_text())
+    vector = read_fixture("github/signature-test-vector.json")
     refused = check_github(vector["secret"], vector["payload"].encode(), header)
     assert refused is not None
     assert reason in refused
@@ -56,7 +58,8 @@ def test_github_signature_covers_every_byte_of_the_body() -> None:
 
 
 def _mlflow_reference(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
-    """MANIFEST §3: `v1,` + base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}"))."""
+    """`v1,` + base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}")), as MLflow's
+    `mlflow/webhooks/delivery.py` describes it."""
     content = f"{delivery_id}.{timestamp}.".encode() + body
     return (
         "v1,"
@@ -66,8 +69,11 @@ def _mlflow_reference(secret: str, delivery_id: str, timestamp: str, body: bytes
 
 def test_mlflow_signature_follows_mlflows_algorithm() -> None:
     """The signature MLflow's delivery code sends is accepted."""
+    from mlflow.webhooks.delivery import _generate_hmac_signature
+
     body = b'{"entity": "model_version", "action": "created"}'
     expected = _mlflow_reference("whsec", "3f2a", str(NOW), body)
+    assert _generate_hmac_signature("whsec", "3f2a", str(NOW), body.decode()) == expected
     assert sign_mlflow("whsec", "3f2a", str(NOW), body) == expected
     assert (
         check_mlflow(
