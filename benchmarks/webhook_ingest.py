@@ -48,12 +48,13 @@ from fastapi import FastAPI, Request, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.webhooks.signatures import sign_github  # noqa: E402
+from tests.support.contract import (  # noqa: E402
+    WEBHOOK_EXAMPLES,
+    OctokitExamples,
+    published_file,
+)
 from tests.support.postgres import URL_VARIABLE, isolated_schema  # noqa: E402
 
-PAYLOAD = (
-    ROOT.parent
-    / "shared/fixtures/github/webhooks/octokit/examples/pull_request/synchronize.payload.json"
-)
 SECRET = "benchmark-secret"
 CONNECTIONS = 64
 
@@ -126,7 +127,9 @@ class Run:
 
 def signed_bodies(count: int) -> list[tuple[bytes, str]]:
     """The example payload for `count` different pull requests, each with its signature."""
-    payload = json.loads(PAYLOAD.read_text())
+    payload = OctokitExamples(published_file(*WEBHOOK_EXAMPLES)).of("pull_request", "synchronize")[
+        0
+    ]
     bodies = []
     for number in range(1, count + 1):
         payload["number"] = payload["pull_request"]["number"] = number
