@@ -176,8 +176,21 @@ def seed(world: World, content: Path) -> dict[str, Any]:
                 "owner": ORG,
                 "private_key": str(world.key_path),
                 "installations": [{"id": INSTALLATION_ID, "account": ORG}],
+                # GitHub's permission names; Members (organization) reads team membership.
+                "permissions": {
+                    "contents": "write",
+                    "pull_requests": "write",
+                    "issues": "write",
+                    "statuses": "write",
+                    "checks": "write",
+                    "deployments": "write",
+                    "metadata": "read",
+                    "members": "read",
+                },
             }
         ],
+        # GitHub computes `mergeable` in the background; a second is typical.
+        "timing": {"mergeability_seconds": 1.0},
     }
 
 

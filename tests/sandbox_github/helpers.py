@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from github import InputGitTreeElement, UnknownObjectException
+
+from tests.support.contract import RestContract, WebhookContract
+from tests.support.github_sandbox import (
+    DEFAULT_CONTENT,
+    REPO_NAME,
+    GitHubSandbox,
+    WebhookReceiver,
+    app_key_pem,
+    default_seed,
+    make_checks,
+    start_github_sandbox,
+    write_content,
+)
 
 MANIFEST = "model-manifests/production/churn-classifier.yaml"
 
@@ -35,7 +52,58 @@ def commit_on_branch(
 
 
 def open_pull(repo: Any, branch: str = "promobot/production/churn", **files: str) -> Any:
+    """A pull request changing `files` (the manifest by default), once GitHub has computed
+    its mergeability."""
     commit_on_branch(repo, branch, files or {MANIFEST: "version: '2'\n"})
-    return repo.create_pull(
+    pr = repo.create_pull(
         title="Promote churn-classifier v2", body="report", head=branch, base="main"
     )
+    return wait_mergeable(repo, pr.number)
+
+
+def wait_mergeable(repo: Any, number: int, timeout: float = 10.0) -> Any:
+    """The pull request once `mergeable` is no longer null (GitHub computes it in the
+    background after every read that finds its head or base moved)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pr = repo.get_pull(number)
+        if pr.mergeable is not None:
+            return pr
+        assert time.monotonic() < deadline, f"pull request #{number} stayed mergeable: null"
+        time.sleep(0.05)
+
+
+@contextmanager
+def strict_sandbox(
+    tmp_path: Path,
+    rest_contract: RestContract,
+    webhook_contract: WebhookContract,
+    change: Callable[[dict[str, Any]], None],
+) -> Iterator[GitHubSandbox]:
+    """A sandbox on the default seed as `change` edits it; its receiver hears the hooks
+    the seed points at the receiver's URL."""
+    receiver = WebhookReceiver()
+    content = write_content(tmp_path / "strict-content", DEFAULT_CONTENT)
+    key_file = tmp_path / "strict-key.pem"
+    key_file.write_text(app_key_pem())
+    seed = default_seed(receiver.url, content, key_file)
+    change(seed)
+    checks = make_checks(rest_contract, webhook_contract)
+    try:
+        with start_github_sandbox(tmp_path, checks, seed=seed) as sandbox:
+            sandbox.receiver = receiver
+            yield sandbox
+    finally:
+        receiver.close()
+
+
+def repository(seed: dict[str, Any], full_name: str = REPO_NAME) -> dict[str, Any]:
+    """The seed's entry for a repository, to edit in place."""
+    found: dict[str, Any] = next(r for r in seed["repositories"] if r["full_name"] == full_name)
+    return found
+
+
+def app(seed: dict[str, Any]) -> dict[str, Any]:
+    """The seed's App entry, to edit in place."""
+    found: dict[str, Any] = seed["apps"][0]
+    return found

@@ -18,9 +18,24 @@ def test_request_log_lists_and_clears(github_sandbox: GitHubSandbox) -> None:
     repo.get_branch("main")
     with pytest.raises(GithubException):
         repo.get_pull(99)
+    bob = {"kind": "user", "login": "bob", "app_id": None, "installation_id": None}
     assert github_sandbox.requests() == [
-        {"method": "GET", "path": "/api/v3/repos/acme/models/branches/main", "status": 200},
-        {"method": "GET", "path": "/api/v3/repos/acme/models/pulls/99", "status": 404},
+        {
+            "method": "GET",
+            "path": "/api/v3/repos/acme/models/branches/main",
+            "query": "",
+            "status": 200,
+            "counted": True,
+            "identity": bob,
+        },
+        {
+            "method": "GET",
+            "path": "/api/v3/repos/acme/models/pulls/99",
+            "query": "",
+            "status": 404,
+            "counted": True,
+            "identity": bob,
+        },
     ]
     github_sandbox.clear_requests()
     assert github_sandbox.requests() == []

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from github import GithubException
 
-from tests.sandbox_github.helpers import MANIFEST, commit_on_branch, open_pull
+from tests.sandbox_github.helpers import MANIFEST, commit_on_branch, open_pull, wait_mergeable
 from tests.support.github_sandbox import GitHubSandbox
 
 
@@ -58,7 +58,7 @@ def test_conflicting_pull_request_is_not_mergeable(github_sandbox: GitHubSandbox
     repo = github_sandbox.github("bob").get_repo(github_sandbox.repo_name)
     pr = open_pull(repo)
     commit_on_branch(repo, "main", {MANIFEST: "version: 'other'\n"})
-    fresh = repo.get_pull(pr.number)
+    fresh = wait_mergeable(repo, pr.number)
     assert (fresh.mergeable, fresh.mergeable_state) == (False, "dirty")
     with pytest.raises(GithubException) as conflict:
         pr.merge()
@@ -74,7 +74,7 @@ def test_closed_and_draft_pull_requests_are_not_mergeable(github_sandbox: GitHub
     assert closed.value.status == 405
     commit_on_branch(repo, "draft-branch", {"draft.txt": "x\n"})
     draft = repo.create_pull(title="draft", body="", head="draft-branch", base="main", draft=True)
-    assert repo.get_pull(draft.number).mergeable_state == "draft"
+    assert wait_mergeable(repo, draft.number).mergeable_state == "draft"
     with pytest.raises(GithubException) as is_draft:
         draft.merge()
     assert is_draft.value.status == 405

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from promobot_sandbox.errors import SeedError
 from promobot_sandbox.github import SandboxServer, prepare
 from promobot_sandbox.github.seed import load_seed
 
-from bot.errors import UserInputError
 from tests.sandbox_github.helpers import open_pull
 from tests.support.contract import RestContract, WebhookContract
 from tests.support.github_sandbox import make_checks, start_github_sandbox
@@ -82,7 +82,7 @@ def test_seed_on_an_existing_folder_adds_only_what_is_missing(tmp_path: Path) ->
 def test_bad_seed_files_name_the_problem(tmp_path: Path, text: str, problem: str) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text(text)
-    with pytest.raises(UserInputError) as error:
+    with pytest.raises(SeedError) as error:
         load_seed(seed)
     assert problem in str(error.value)
     assert str(seed) in str(error.value)

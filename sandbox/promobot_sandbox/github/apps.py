@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from promobot_sandbox.errors import SeedError
+from promobot_sandbox.github import permissions
 from promobot_sandbox.github.core import ApiError, Identity, now
 from promobot_sandbox.github.sandbox import Sandbox
 from promobot_sandbox.github.store import Record
 
 if TYPE_CHECKING:
-    from promobot_sandbox.github.seed import SeedApp
+    from promobot_sandbox.github.seed_models import SeedApp
 
 TOKEN_LIFETIME = timedelta(hours=1)
 # GitHub refuses app JWTs that live longer than ten minutes.
@@ -34,8 +35,28 @@ def bot_login(slug: str) -> str:
     return f"{slug}[bot]"
 
 
+def app_permissions(app: SeedApp) -> dict[str, str]:
+    """The App's permissions; any repository permission brings `metadata: read` with it,
+    as GitHub sets it.
+    https://docs.github.com/en/apps/creating-github-apps/registering-a-github-app/choosing-permissions-for-a-github-app
+    """
+    granted: dict[str, str] = dict(app.permissions)
+    if granted and "metadata" not in granted:
+        granted["metadata"] = "read"
+    return granted
+
+
 def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
-    if sandbox.store.find_one("app", key=str(app.id)) is None:
+    """Add the App when missing; its permissions, webhook and limit follow the seed."""
+    existing = sandbox.store.find_one("app", key=str(app.id))
+    if existing is not None:
+        existing.update(
+            permissions=app_permissions(app),
+            rate_limit=app.rate_limit,
+            token_ttl_seconds=app.token_ttl_seconds,
+        )
+        sandbox.store.update("app", existing)
+    else:
         pem = _private_key_pem(sandbox, app, base_dir)
         key = serialization.load_pem_private_key(pem, password=None)
         public = key.public_key().public_bytes(
@@ -50,22 +71,28 @@ def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
                 "owner": app.owner,
                 "public_key": public.decode(),
                 "token_ttl_seconds": app.token_ttl_seconds,
+                "permissions": app_permissions(app),
+                "rate_limit": app.rate_limit,
                 "created_at": now(),
             },
             key=str(app.id),
         )
     if sandbox.user(bot_login(app.slug)) is None:
-        sandbox.store.insert(
+        bot = sandbox.store.insert(
             "user",
             {
                 "login": bot_login(app.slug),
                 "type": "Bot",
                 "site_admin": False,
-                "name": app.slug,
-                "email": f"{app.id}+{app.slug}[bot]@users.noreply.sandbox",
+                "name": bot_login(app.slug),
             },
             key=bot_login(app.slug).lower(),
         )
+        # The address GitHub gives an App's bot user: `<user id>+<slug>[bot]@users.noreply…`.
+        # https://docs.github.com/en/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-email-preferences/setting-your-commit-email-address
+        bot["email"] = f"{bot['id']}+{bot_login(app.slug)}@users.noreply.github.com"
+        sandbox.store.update("user", bot)
+    _ensure_app_hook(sandbox, app)
     for installation in app.installations:
         if sandbox.store.find_one("installation", key=str(installation.id)) is None:
             sandbox.store.insert(
@@ -79,6 +106,37 @@ def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
                 },
                 key=str(installation.id),
             )
+
+
+def _ensure_app_hook(sandbox: Sandbox, app: SeedApp) -> None:
+    """The App's one webhook, scoped `app:<id>`: it hears every installed repository.
+    https://docs.github.com/en/webhooks/types-of-webhooks#github-app-webhooks"""
+    scope = f"app:{app.id}"
+    existing = sandbox.store.find_one("hook", scope=scope)
+    if app.webhook is None:
+        if existing is not None:
+            sandbox.store.delete("hook", existing["id"])
+        return
+    granted = app_permissions(app)
+    for event in app.webhook.events:
+        if event != "repository_dispatch" and not permissions.may_receive(granted, event):
+            needed = " or ".join(permissions.EVENT_PERMISSIONS.get(event, ("an unknown",)))
+            raise SeedError(
+                f"app {app.slug}: the webhook event {event!r} needs the {needed} permission",
+                hint="add the permission under the app's `permissions:` or drop the event",
+            )
+    fields = {
+        "url": app.webhook.url,
+        "secret": app.webhook.secret,
+        "events": list(app.webhook.events),
+        "content_type": "json",
+        "active": app.webhook.active,
+        "app_id": app.id,
+    }
+    if existing is None:
+        sandbox.store.insert("hook", {**fields, "created_at": now()}, scope=scope, key=app.id)
+    else:
+        sandbox.store.update("hook", {**existing, **fields})
 
 
 def _private_key_pem(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> bytes:
@@ -122,8 +180,16 @@ def identify(sandbox: Sandbox, authorization: str | None) -> Identity:
     ):
         raise ApiError(401, "Bad credentials")
     if token.get("installation_id") is not None:
+        granted = token.get("permissions")
+        if granted is None:
+            app = sandbox.store.find_one("app", key=str(token.get("app_id"))) or {}
+            granted = app.get("permissions") or {}
         return Identity(
-            "installation", token["login"], token.get("app_id"), token["installation_id"]
+            "installation",
+            token["login"],
+            token.get("app_id"),
+            token["installation_id"],
+            tuple(sorted(granted.items())),
         )
     return Identity("user", token["login"])
 
@@ -154,7 +220,27 @@ def _verify_jwt(sandbox: Sandbox, credential: str) -> Record:
     return app
 
 
-def issue_installation_token(sandbox: Sandbox, app: Record, installation: Record) -> Record:
+def token_permissions(app: Record, requested: Any) -> dict[str, str]:
+    """What a new installation token may do: the App's permissions, or the subset the
+    request names (422 for more than the App has).
+    https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app"""
+    granted: dict[str, str] = dict(app.get("permissions") or {})
+    if not requested:
+        return granted
+    if not isinstance(requested, dict) or any(
+        not isinstance(level, str) or not permissions.has_level(granted.get(name), level)
+        for name, level in requested.items()
+    ):
+        raise ApiError(422, "The permissions requested are not granted to this installation.")
+    narrowed = {str(name): str(level) for name, level in requested.items()}
+    if "metadata" in granted:
+        narrowed.setdefault("metadata", "read")
+    return narrowed
+
+
+def issue_installation_token(
+    sandbox: Sandbox, app: Record, installation: Record, granted: dict[str, str]
+) -> Record:
     token = "ghs_" + secrets.token_hex(18)
     ttl = app.get("token_ttl_seconds")
     lifetime = TOKEN_LIFETIME if ttl is None else timedelta(seconds=ttl)
@@ -167,6 +253,7 @@ def issue_installation_token(sandbox: Sandbox, app: Record, installation: Record
             "installation_id": installation["installation_id"],
             "app_id": app["app_id"],
             "token": token,
+            "permissions": granted,
         },
         key=token,
     )

@@ -15,6 +15,10 @@ from promobot_sandbox.github.store import Record
 DOCS = "https://docs.github.com/rest"
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
+Json = dict[str, Any]
+# GitHub's limit on bodies of pull requests, issues, comments and reviews.
+# https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request (422 "body is too long")
+MAX_BODY = 65536
 
 
 def now() -> str:
@@ -53,6 +57,20 @@ def not_found() -> ApiError:
     return ApiError(404, "Not Found")
 
 
+def too_long_text(field_name: str, maximum: int) -> str:
+    return f"{field_name} is too long (maximum is {maximum} characters)"
+
+
+def too_long(resource: str, field_name: str, maximum: int) -> ApiError:
+    """422 for a text over GitHub's limit, worded as GitHub's validation errors are."""
+    return invalid(resource, field_name, too_long_text(field_name, maximum), code="custom")
+
+
+def check_body(resource: str, value: Any, field_name: str = "body") -> None:
+    if isinstance(value, str) and len(value) > MAX_BODY:
+        raise too_long(resource, field_name, MAX_BODY)
+
+
 def invalid(
     resource: str, field_name: str, message: str | None = None, code: str = "invalid"
 ) -> ApiError:
@@ -71,6 +89,21 @@ class Identity:
     login: str | None
     app_id: int | None = None
     installation_id: int | None = None
+    permissions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def granted(self) -> dict[str, str]:
+        """An installation token's App permissions (name → read | write | admin)."""
+        return dict(self.permissions)
+
+    @property
+    def rate_key(self) -> str:
+        """Whose budget a request spends: per user, per installation, per App."""
+        if self.kind == "installation":
+            return f"installation:{self.installation_id}"
+        if self.kind == "app":
+            return f"app:{self.app_id}"
+        return f"user:{(self.login or '').lower()}"
 
 
 def has_permission(actual: str | None, needed: Permission) -> bool:
@@ -93,6 +126,19 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def paginate(request: Request, items: list[Any]) -> Response:
     """One page of `items` with GitHub's `Link` header (PyGithub follows `rel="next"`)."""
+    chunk, headers = page_of(request, items)
+    return json_response(chunk, headers=headers)
+
+
+def paginate_object(request: Request, items: list[Any], key: str, fields: Json) -> Response:
+    """A paged list wrapped in an object (`{"total_count", key: [...]}`), as check runs are."""
+    chunk, headers = page_of(request, items)
+    return json_response({**fields, "total_count": len(items), key: chunk}, headers=headers)
+
+
+def page_of(request: Request, items: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
+    """The requested page and its `Link` header: `per_page` 30 by default, at most 100.
+    https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api"""
     try:
         per_page = min(max(int(request.query_params.get("per_page", 30)), 1), 100)
         page = max(int(request.query_params.get("page", 1)), 1)
@@ -112,8 +158,7 @@ def paginate(request: Request, items: list[Any]) -> Response:
     if page > 1:
         links.append(f'<{page_url(1)}>; rel="first"')
         links.append(f'<{page_url(page - 1)}>; rel="prev"')
-    headers = {"Link": ", ".join(links)} if links else None
-    return json_response(chunk, headers=headers)
+    return chunk, ({"Link": ", ".join(links)} if links else None)
 
 
 @dataclass
@@ -138,7 +183,8 @@ class Fault:
 
 @dataclass
 class RequestLog:
-    """What the sandbox answered, in order: `{"method", "path", "status"}`."""
+    """What the sandbox answered, in order: `{"method", "path", "query", "status",
+    "counted", "identity"}`; `counted` says whether the request spent rate limit."""
 
     entries: list[dict[str, Any]] = field(default_factory=list)
 

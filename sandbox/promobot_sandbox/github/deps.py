@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import Request
 
+from promobot_sandbox.github import permissions
 from promobot_sandbox.github.apps import identify
-from promobot_sandbox.github.core import ApiError, Identity
+from promobot_sandbox.github.core import ApiError, Identity, Permission
 from promobot_sandbox.github.render_base import Links
 from promobot_sandbox.github.sandbox import Sandbox
+from promobot_sandbox.github.store import Record
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,25 @@ class Ctx:
     who: Identity
     links: Links
     request: Request
+
+    def require(self, owner: str, name: str, needed: Permission) -> Record:
+        """The repository, when the caller may `needed` it and, for an installation token,
+        when the App has the permission this endpoint needs (GitHub checks both)."""
+        repo = self.sb.require(self.who, owner, name, needed)
+        self.require_app_permission()
+        return repo
+
+    def require_app_permission(self) -> None:
+        """403 "Resource not accessible by integration" when an installation token's App
+        lacks this endpoint's permission; people and App JWTs pass."""
+        if self.who.kind != "installation":
+            return
+        route = self.request.scope.get("route")
+        template = str(getattr(route, "path", ""))
+        needs = permissions.needs_for(self.request.method, template)
+        if needs is None:
+            raise permissions.refuse(())
+        permissions.require(self.who.granted, needs)
 
 
 def links_for(request: Request) -> Links:

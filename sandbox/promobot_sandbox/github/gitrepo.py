@@ -201,6 +201,10 @@ class GitRepo:
             args += ["-p", parent]
         return self.text(*args, "-F", "-", stdin=message.encode(), env=env)
 
+    def raw_commit(self, sha: str) -> str:
+        """The commit object's text: what a signature signs."""
+        return self.run("cat-file", "commit", sha).stdout.decode(errors="replace")
+
     def read_commit(self, sha: str) -> CommitInfo:
         raw = self.run("cat-file", "commit", sha).stdout.decode(errors="replace")
         header, _, message = raw.partition("\n\n")

@@ -7,11 +7,15 @@ from typing import Any
 
 from promobot_sandbox.github.core import now
 from promobot_sandbox.github.gitrepo import ZERO_SHA, GitRepo
+from promobot_sandbox.github.mergeability import is_done, mergeable_state, start_job
+from promobot_sandbox.github.protection import dismisses_stale
 from promobot_sandbox.github.render_base import Json, Links, node_id, user
 from promobot_sandbox.github.render_pulls import (
     PullView,
     label,
     pull_request,
+    review,
+    simple_pull_request,
     team,
     user_or_none,
 )
@@ -49,19 +53,31 @@ def _facts(git: GitRepo, base: str, head: str) -> tuple[bool, int, int, int, int
     return _git_facts[key]
 
 
-def pull_view(sb: Sandbox, repo: Record, pr: Record) -> PullView:
-    git = sb.git(repo)
+def _shas(git: GitRepo, pr: Record) -> tuple[str, str]:
     head = head_sha(git, pr)
     merged = pr.get("merged_at") is not None
     base = pr.get("base_sha") if merged or pr["state"] != "open" else None
     base = base or git.ref_sha(f"refs/heads/{pr['base_ref']}") or pr.get("base_sha") or head
+    return head, base
+
+
+def start_mergeability(sb: Sandbox, repo: Record, pr: Record) -> None:
+    """Reading, creating or editing a pull request starts GitHub's mergeability job."""
+    if pr.get("merged_at") is None:
+        start_job(sb, pr, *_shas(sb.git(repo), pr))
+
+
+def pull_view(sb: Sandbox, repo: Record, pr: Record, *, webhook: bool = False) -> PullView:
+    """What git says about the pull request; `mergeable` stays null until the background
+    job for its current head and base is done, and always in webhook payloads."""
+    git = sb.git(repo)
+    head, base = _shas(git, pr)
     clean, commits, additions, deletions, changed = _facts(git, base, head)
-    mergeable: bool | None
-    if merged:
-        mergeable, state = None, "unknown"
-    else:
+    mergeable: bool | None = None
+    state = "unknown"
+    if pr.get("merged_at") is None and not webhook and is_done(sb, pr, head, base):
         mergeable = clean
-        state = "dirty" if not clean else ("draft" if pr.get("draft") else "clean")
+        state = mergeable_state(sb, repo, pr, head, base, clean)
     return PullView(
         head_sha=head,
         base_sha=base,
@@ -95,7 +111,8 @@ def render_pull(
         "author_association": sb.author_association(pr["user"], repo),
         "comments": len(sb.store.find("comment", scope=scope, key=pr["number"])),
     }
-    return pull_request(links, sb.render_repo(links, repo), pr, pull_view(sb, repo, pr), parts)
+    view = pull_view(sb, repo, pr, webhook=webhook)
+    return pull_request(links, sb.render_repo(links, repo), pr, view, parts)
 
 
 def envelope(sb: Sandbox, links: Links, repo: Record, sender: str) -> Json:
@@ -107,15 +124,6 @@ def envelope(sb: Sandbox, links: Links, repo: Record, sender: str) -> Json:
     owner = sb.user(repo["owner"])
     if owner is not None and owner["type"] == "Organization":
         body["organization"] = organization(links, owner)
-    for installation in sb.store.find("installation"):
-        if installation["account"].lower() == repo["owner"].lower():
-            selected = installation.get("repositories")
-            if selected is None or repo["name"].lower() in [r.lower() for r in selected]:
-                body["installation"] = {
-                    "id": installation["installation_id"],
-                    "node_id": node_id("Installation", installation["installation_id"]),
-                }
-                break
     return body
 
 
@@ -165,8 +173,10 @@ def on_ref_moved(
     for pr in sb.store.find("pull", scope=scope_of(repo)):
         if pr["state"] == "open" and pr["head_ref"] == branch and pr["head_sha"] != after:
             previous = pr["head_sha"]
-            pr.update(head_sha=after, updated_at=now())
+            pr.update(head_sha=after, updated_at=now(), last_pusher=sender)
             sb.store.update("pull", pr)
+            if dismisses_stale(repo, pr["base_ref"]):
+                _dismiss_approvals(sb, links, repo, pr, sender)
             emit_pull_event(
                 sb,
                 links,
@@ -177,6 +187,33 @@ def on_ref_moved(
                 before=previous,
                 after=after,
             )
+
+
+def _dismiss_approvals(sb: Sandbox, links: Links, repo: Record, pr: Record, sender: str) -> None:
+    """ "Dismiss stale pull request approvals when new commits are pushed": every approval
+    given so far becomes DISMISSED, with its `pull_request_review` `dismissed` event.
+    https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-pull-request-reviews-before-merging
+    """
+    for record in sb.store.find("review", scope=scope_of(repo), key=pr["number"]):
+        if record["state"] != "APPROVED":
+            continue
+        record["state"] = "DISMISSED"
+        sb.store.update("review", record)
+        rendered = review(
+            links,
+            repo["full_name"],
+            record,
+            sb.render_user(links, record["user"]),
+            sb.author_association(record["user"], repo),
+            webhook=True,
+        )
+        payload = {
+            "action": "dismissed",
+            "review": rendered,
+            "pull_request": simple_pull_request(render_pull(sb, links, repo, pr, webhook=True)),
+            **envelope(sb, links, repo, sender),
+        }
+        sb.emit(repo, "pull_request_review", payload)
 
 
 def push_payload(

@@ -190,7 +190,9 @@ def unsigned() -> Json:
     }
 
 
-def git_commit(links: Links, full_name: str, info: CommitInfo) -> Json:
+def git_commit(
+    links: Links, full_name: str, info: CommitInfo, verification: Json | None = None
+) -> Json:
     """The Git Data API's commit object (`/git/commits/{sha}`)."""
     api = links.repo_api(full_name)
     return {
@@ -206,12 +208,17 @@ def git_commit(links: Links, full_name: str, info: CommitInfo) -> Json:
             {**parent_link(links, full_name, p), "url": f"{api}/git/commits/{p}"}
             for p in info.parents
         ],
-        "verification": unsigned(),
+        "verification": verification or unsigned(),
     }
 
 
 def commit(
-    links: Links, full_name: str, info: CommitInfo, author: Json | None, committer: Json | None
+    links: Links,
+    full_name: str,
+    info: CommitInfo,
+    author: Json | None,
+    committer: Json | None,
+    verification: Json | None = None,
 ) -> Json:
     """The repository commit object (`/commits/{ref}`), with GitHub users when known."""
     api = links.repo_api(full_name)
@@ -228,7 +235,7 @@ def commit(
             "message": info.message,
             "comment_count": 0,
             "tree": {"sha": info.tree, "url": f"{api}/git/trees/{info.tree}"},
-            "verification": unsigned(),
+            "verification": verification or unsigned(),
         },
         "author": author,
         "committer": committer,

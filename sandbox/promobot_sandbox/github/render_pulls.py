@@ -248,7 +248,7 @@ def _branch(ref: str, sha: str, owner: Json, repo_json: Json) -> Json:
     }
 
 
-def issue_of_pull(links: Links, full_pull: Json, issue_id: int) -> Json:
+def issue_of_pull(full_pull: Json, issue_id: int) -> Json:
     """The issue side of a pull request (`/issues/{n}` and the issue_comment payload)."""
     api = full_pull["issue_url"]
     repo_api = api.rsplit("/issues/", 1)[0]

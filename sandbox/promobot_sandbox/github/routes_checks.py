@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from promobot_sandbox.github.core import ApiError, invalid, json_response, not_found, now, paginate
+from promobot_sandbox.github.core import (
+    ApiError,
+    invalid,
+    json_response,
+    not_found,
+    now,
+    paginate,
+    paginate_object,
+    too_long,
+)
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.pulls import envelope, scope_of
 from promobot_sandbox.github.render_base import Json, node_id
@@ -20,6 +29,12 @@ C = Annotated[Ctx, Depends(context)]
 Body = Annotated[Any, Depends(json_body)]
 REPO = "/repos/{owner}/{repo}"
 STATES = ("error", "failure", "pending", "success")
+# "description: A short description of the status" is refused past 140 characters.
+# https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
+MAX_DESCRIPTION = 140
+# A check run's output summary and text hold at most 65535 characters each.
+# https://docs.github.com/en/rest/checks/runs#create-a-check-run
+MAX_OUTPUT = 65535
 
 
 def status_json(ctx: Ctx, record: Record, rec: Record) -> Json:
@@ -40,13 +55,16 @@ def status_json(ctx: Ctx, record: Record, rec: Record) -> Json:
 
 @router.post(REPO + "/statuses/{sha}")
 def create_status(owner: str, repo: str, sha: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     if git.object_type(sha) != "commit":
         raise ApiError(422, f"No commit found for SHA: {sha}")
     state = body.get("state")
     if state not in STATES:
         raise invalid("Status", "state", f"state must be one of {', '.join(STATES)}")
+    description = body.get("description")
+    if isinstance(description, str) and len(description) > MAX_DESCRIPTION:
+        raise too_long("Status", "description", MAX_DESCRIPTION)
     stamp = now()
     rec = ctx.sb.store.insert(
         "status",
@@ -108,7 +126,7 @@ def _statuses_for(ctx: Ctx, record: Record, ref: str) -> tuple[str, list[Record]
 
 @router.get(REPO + "/commits/{ref:path}/status")
 def combined_status(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     sha, statuses = _statuses_for(ctx, record, ref)
     latest: dict[str, Record] = {}
     for rec in statuses:
@@ -126,23 +144,20 @@ def combined_status(owner: str, repo: str, ref: str, ctx: C) -> Response:
         item = status_json(ctx, record, rec)
         item.pop("creator")
         simple.append(item)
-    return json_response(
-        {
-            "state": state,
-            "statuses": simple,
-            "sha": sha,
-            "total_count": len(simple),
-            "repository": repo_json,
-            "commit_url": f"{api}/commits/{sha}",
-            "url": f"{api}/commits/{sha}/status",
-        }
-    )
+    fields = {
+        "state": state,
+        "sha": sha,
+        "repository": repo_json,
+        "commit_url": f"{api}/commits/{sha}",
+        "url": f"{api}/commits/{sha}/status",
+    }
+    return paginate_object(ctx.request, simple, "statuses", fields)
 
 
 @router.get(REPO + "/commits/{ref:path}/statuses")
 @router.get(REPO + "/statuses/{ref:path}")
 def list_statuses(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     _, statuses = _statuses_for(ctx, record, ref)
     return paginate(ctx.request, [status_json(ctx, record, rec) for rec in statuses])
 
@@ -229,6 +244,10 @@ def _apply_check_fields(rec: Record, body: Any) -> None:
     if body.get("output") is not None:
         if not isinstance(body["output"], dict):
             raise invalid("CheckRun", "output", "output must be an object")
+        for key in ("summary", "text"):
+            text = body["output"].get(key)
+            if isinstance(text, str) and len(text) > MAX_OUTPUT:
+                raise too_long("CheckRun", f"output.{key}", MAX_OUTPUT)
         rec["output"] = {k: body["output"].get(k) for k in ("title", "summary", "text")}
     status, conclusion = body.get("status"), body.get("conclusion")
     if status is not None and status not in CHECK_STATUSES:
@@ -263,7 +282,7 @@ def _require_app(ctx: Ctx) -> int:
 
 @router.post(REPO + "/check-runs")
 def create_check_run(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     app_id = _require_app(ctx)
     head_sha, name = body.get("head_sha"), body.get("name")
     if not isinstance(name, str) or not name:
@@ -312,7 +331,7 @@ def _find_check(ctx: Ctx, record: Record, check_run_id: int) -> Record:
 
 @router.patch(REPO + "/check-runs/{check_run_id}")
 def update_check_run(owner: str, repo: str, check_run_id: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     app_id = _require_app(ctx)
     rec = _find_check(ctx, record, check_run_id)
     if rec["app_id"] != app_id:
@@ -327,26 +346,39 @@ def update_check_run(owner: str, repo: str, check_run_id: int, ctx: C, body: Bod
 
 @router.get(REPO + "/check-runs/{check_run_id}")
 def get_check_run(owner: str, repo: str, check_run_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return json_response(check_run_json(ctx, record, _find_check(ctx, record, check_run_id)))
 
 
 @router.get(REPO + "/commits/{ref:path}/check-runs")
 def list_check_runs(
-    owner: str, repo: str, ref: str, ctx: C, check_name: str | None = None
+    owner: str,
+    repo: str,
+    ref: str,
+    ctx: C,
+    check_name: str | None = None,
+    filter: str = "latest",
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    """Newest first, paged; `filter=latest` (the default) keeps the newest run per name.
+    https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference"""
+    record = ctx.require(owner, repo, "read")
     sha = ctx.sb.git(record).resolve(ref)
     if sha is None:
         raise ApiError(422, f"No commit found for SHA: {ref}")
+    if filter not in ("latest", "all"):
+        raise invalid("CheckRun", "filter", "filter must be latest or all")
     runs = [
         r
-        for r in ctx.sb.store.find("check_run", scope=scope_of(record), key=sha)
+        for r in reversed(ctx.sb.store.find("check_run", scope=scope_of(record), key=sha))
         if check_name is None or r["name"] == check_name
     ]
-    runs.reverse()
-    return json_response(
-        {"total_count": len(runs), "check_runs": [check_run_json(ctx, record, r) for r in runs]}
+    if filter == "latest":
+        newest: dict[str, Record] = {}
+        for run in runs:
+            newest.setdefault(run["name"], run)
+        runs = list(newest.values())
+    return paginate_object(
+        ctx.request, [check_run_json(ctx, record, r) for r in runs], "check_runs", {}
     )
 
 

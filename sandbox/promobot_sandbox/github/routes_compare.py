@@ -20,7 +20,7 @@ REPO = "/repos/{owner}/{repo}"
 
 @router.get(REPO + "/compare/{basehead:path}")
 def compare(owner: str, repo: str, basehead: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     base_name, sep, head_name = basehead.partition("...")
     base, head = git.resolve(base_name), git.resolve(head_name)
@@ -59,7 +59,7 @@ def compare(owner: str, repo: str, basehead: str, ctx: C) -> Response:
 
 @router.get(REPO + "/commits/{sha}/pulls")
 def pulls_of_commit(owner: str, repo: str, sha: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     resolved = ctx.sb.git(record).resolve(sha)
     if resolved is None:
         raise not_found()

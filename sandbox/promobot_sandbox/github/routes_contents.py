@@ -12,9 +12,10 @@ from promobot_sandbox.github.core import ApiError, invalid, json_response, not_f
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.gitrepo import GitRepo
 from promobot_sandbox.github.pulls import on_ref_moved
-from promobot_sandbox.github.render_base import Json, git_commit
-from promobot_sandbox.github.routes_git import person
+from promobot_sandbox.github.render_base import Json
+from promobot_sandbox.github.routes_git import git_commit_json, guard_push, person, signs_for_caller
 from promobot_sandbox.github.store import Record
+from promobot_sandbox.github.verification import mark_verified
 
 router = APIRouter()
 C = Annotated[Ctx, Depends(context)]
@@ -47,7 +48,7 @@ def _entry(
 @router.get(REPO + "/contents/{path:path}")
 @router.get(REPO + "/contents")
 def get_contents(owner: str, repo: str, ctx: C, path: str = "", ref: str | None = None) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     ref = ref or record["default_branch"]
     commit = git.resolve(ref)
@@ -80,7 +81,7 @@ def get_contents(owner: str, repo: str, ctx: C, path: str = "", ref: str | None 
 
 @router.put(REPO + "/contents/{path:path}")
 def put_contents(owner: str, repo: str, path: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     message, content = body.get("message"), body.get("content")
     if not isinstance(message, str):
@@ -99,6 +100,9 @@ def put_contents(owner: str, repo: str, path: str, ctx: C, body: Body) -> Respon
     author = person(ctx, body.get("author") or body.get("committer"))
     committer = person(ctx, body.get("committer")) if body.get("committer") else author
     sha = git.write_commit(tree, [head], message, author, committer)
+    if signs_for_caller(ctx, body):
+        mark_verified(ctx.sb.store, record, sha)
+    guard_push(ctx, record, git, ref, before=head, after=sha)
     git.update_ref(ref, sha, head)
     on_ref_moved(ctx.sb, ctx.links, record, ref, before=head, after=sha, sender=ctx.who.login or "")
     return json_response(
@@ -112,7 +116,7 @@ def put_contents(owner: str, repo: str, path: str, ctx: C, body: Body) -> Respon
                 size=len(base64.b64decode(content)),
                 ref=branch,
             ),
-            "commit": git_commit(ctx.links, record["full_name"], git.read_commit(sha)),
+            "commit": git_commit_json(ctx, record, git, sha),
         },
         200 if existing else 201,
     )

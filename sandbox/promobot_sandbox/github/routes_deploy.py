@@ -77,7 +77,7 @@ def _failed_contexts(ctx: Ctx, record: Record, sha: str, required: Any) -> list[
 
 @router.post(DEPLOYMENTS)
 def create_deployment(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     ref = body.get("ref")
     if not isinstance(ref, str) or not ref:
         raise invalid("Deployment", "ref", code="missing_field")
@@ -123,6 +123,8 @@ def create_deployment(owner: str, repo: str, ctx: C, body: Body) -> Response:
     payload = {
         "action": "created",
         "deployment": deployment_json(ctx, record, rec),
+        "workflow": None,
+        "workflow_run": None,
         **envelope(ctx.sb, ctx.links, record, ctx.who.login or ""),
     }
     ctx.sb.emit(record, "deployment", payload)
@@ -140,7 +142,7 @@ def list_deployments(
     task: str | None = None,
     environment: str | None = None,
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     found = [
         d
         for d in reversed(ctx.sb.store.find("deployment", scope=scope_of(record)))
@@ -163,7 +165,7 @@ def _deployment(ctx: Ctx, record: Record, deployment_id: int) -> Record:
 
 @router.get(DEPLOYMENTS + "/{deployment_id}")
 def get_deployment(owner: str, repo: str, deployment_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return json_response(deployment_json(ctx, record, _deployment(ctx, record, deployment_id)))
 
 
@@ -171,7 +173,7 @@ def get_deployment(owner: str, repo: str, deployment_id: int, ctx: C) -> Respons
 def create_deployment_status(
     owner: str, repo: str, deployment_id: int, ctx: C, body: Body
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     deployment = _deployment(ctx, record, deployment_id)
     state = body.get("state")
     if state not in STATES:
@@ -195,9 +197,14 @@ def create_deployment_status(
     )
     deployment["updated_at"] = stamp
     ctx.sb.store.update("deployment", deployment)
+    hooked = status_json(ctx, record, deployment, rec)
+    # REST answers "" for unset URLs; webhook payloads leave them out.
+    for name in ("log_url", "environment_url"):
+        if not hooked[name]:
+            hooked.pop(name)
     payload = {
         "action": "created",
-        "deployment_status": status_json(ctx, record, deployment, rec),
+        "deployment_status": hooked,
         "deployment": deployment_json(ctx, record, deployment),
         **envelope(ctx.sb, ctx.links, record, ctx.who.login or ""),
     }
@@ -209,7 +216,7 @@ def create_deployment_status(
 def get_deployment_status(
     owner: str, repo: str, deployment_id: int, status_id: int, ctx: C
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     deployment = _deployment(ctx, record, deployment_id)
     for status in ctx.sb.store.find("deployment_status", scope=scope_of(record), key=deployment_id):
         if status["id"] == status_id:
@@ -219,7 +226,7 @@ def get_deployment_status(
 
 @router.get(DEPLOYMENTS + "/{deployment_id}/statuses")
 def list_deployment_statuses(owner: str, repo: str, deployment_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     deployment = _deployment(ctx, record, deployment_id)
     statuses = reversed(
         ctx.sb.store.find("deployment_status", scope=scope_of(record), key=deployment_id)

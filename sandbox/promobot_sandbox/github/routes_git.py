@@ -21,9 +21,16 @@ from promobot_sandbox.github.core import (
 )
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.gitrepo import ZERO_SHA, FileChange, GitError, GitRepo, Person
+from promobot_sandbox.github.protection import (
+    PROTECTION_DOCS,
+    RULESET_PREFIX,
+    new_commits,
+    push_refusals,
+)
 from promobot_sandbox.github.pulls import on_ref_moved
 from promobot_sandbox.github.render_base import Json, commit, git_commit, git_ref
 from promobot_sandbox.github.store import Record
+from promobot_sandbox.github.verification import mark_verified, verification
 
 router = APIRouter()
 C = Annotated[Ctx, Depends(context)]
@@ -33,7 +40,7 @@ REPO = "/repos/{owner}/{repo}"
 
 @router.get(REPO)
 def get_repository(owner: str, repo: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     body = ctx.sb.render_repo(ctx.links, record)
     body.update(network_count=0, subscribers_count=0, permissions=_permissions(ctx, record))
     return json_response(body)
@@ -63,7 +70,7 @@ def _ref_json(ctx: Ctx, record: Record, git: GitRepo, ref: str) -> Json:
 
 @router.get(REPO + "/git/matching-refs/{ref:path}")
 def matching_refs(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     prefix = "refs/" + ref
     refs = [
         git_ref(ctx.links, record["full_name"], name, sha, kind)
@@ -81,13 +88,13 @@ def list_refs(owner: str, repo: str, ctx: C) -> Response:
 @router.get(REPO + "/git/ref/{ref:path}")
 @router.get(REPO + "/git/refs/{ref:path}")
 def get_ref(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return json_response(_ref_json(ctx, record, ctx.sb.git(record), "refs/" + ref))
 
 
 @router.post(REPO + "/git/refs")
 def create_ref(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     ref, sha = body.get("ref"), body.get("sha")
     if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
@@ -96,6 +103,7 @@ def create_ref(owner: str, repo: str, ctx: C, body: Body) -> Response:
         raise ApiError(422, "Object does not exist")
     if git.ref_sha(ref) is not None:
         raise ApiError(422, "Reference already exists")
+    guard_push(ctx, record, git, ref, before=ZERO_SHA, after=sha)
     git.update_ref(ref, sha, ZERO_SHA)
     on_ref_moved(
         ctx.sb, ctx.links, record, ref, before=ZERO_SHA, after=sha, sender=ctx.who.login or ""
@@ -105,7 +113,7 @@ def create_ref(owner: str, repo: str, ctx: C, body: Body) -> Response:
 
 @router.patch(REPO + "/git/refs/{ref:path}")
 def update_ref(owner: str, repo: str, ref: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     full_ref = "refs/" + ref
     old = git.ref_sha(full_ref)
@@ -117,6 +125,7 @@ def update_ref(owner: str, repo: str, ref: str, ctx: C, body: Body) -> Response:
     if not body.get("force") and not git.is_ancestor(old, sha):
         raise ApiError(422, "Update is not a fast forward")
     if old != sha:
+        guard_push(ctx, record, git, full_ref, before=old, after=sha)
         try:
             git.update_ref(full_ref, sha, old)
         except GitError as error:
@@ -129,12 +138,13 @@ def update_ref(owner: str, repo: str, ref: str, ctx: C, body: Body) -> Response:
 
 @router.delete(REPO + "/git/refs/{ref:path}")
 def delete_ref(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     full_ref = "refs/" + ref
     old = git.ref_sha(full_ref)
     if old is None:
         raise ApiError(422, "Reference does not exist")
+    guard_push(ctx, record, git, full_ref, before=old, after=ZERO_SHA)
     git.delete_ref(full_ref)
     on_ref_moved(
         ctx.sb, ctx.links, record, full_ref, before=old, after=ZERO_SHA, sender=ctx.who.login or ""
@@ -142,12 +152,36 @@ def delete_ref(owner: str, repo: str, ref: str, ctx: C) -> Response:
     return Response(status_code=204)
 
 
+def guard_push(
+    ctx: Ctx, record: Record, git: GitRepo, ref: str, *, before: str, after: str
+) -> None:
+    """422 when branch protection or a ruleset refuses this direct update of `ref`.
+    https://docs.github.com/en/rest/git/refs#update-a-reference"""
+    refusals = push_refusals(
+        ctx.sb,
+        record,
+        ref,
+        before=before,
+        after=after,
+        new_commits=new_commits(git, ref, after),
+        fast_forward=ZERO_SHA in (before, after) or git.is_ancestor(before, after),
+        who=ctx.who,
+    )
+    if refusals:
+        message = f"Protected branch update failed for {ref}."
+        if refusals[0].startswith(RULESET_PREFIX):
+            message = refusals[0]
+        else:
+            message += "\n\n" + refusals[0]
+        raise ApiError(422, message, docs=PROTECTION_DOCS)
+
+
 # --- objects ---------------------------------------------------------------------------
 
 
 @router.post(REPO + "/git/blobs")
 def create_blob(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     content = body.get("content")
     if not isinstance(content, str):
         raise invalid("Blob", "content", code="missing_field")
@@ -171,7 +205,7 @@ def _decode(content: str, encoding: str, resource: str) -> bytes:
 
 @router.get(REPO + "/git/blobs/{sha}")
 def get_blob(owner: str, repo: str, sha: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     if git.object_type(sha) != "blob":
         raise not_found()
@@ -190,7 +224,7 @@ def get_blob(owner: str, repo: str, sha: str, ctx: C) -> Response:
 
 @router.post(REPO + "/git/trees")
 def create_tree(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     items, base_tree = body.get("tree"), body.get("base_tree")
     if not isinstance(items, list):
@@ -235,7 +269,7 @@ def _tree_json(ctx: Ctx, record: Record, git: GitRepo, sha: str, *, recursive: b
 
 @router.get(REPO + "/git/trees/{sha}")
 def get_tree(owner: str, repo: str, sha: str, ctx: C, recursive: str | None = None) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     kind = git.object_type(sha)
     if kind not in ("tree", "commit"):
@@ -250,7 +284,7 @@ def get_tree(owner: str, repo: str, sha: str, ctx: C, recursive: str | None = No
 
 @router.post(REPO + "/git/commits")
 def create_commit(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     message, tree, parents = body.get("message"), body.get("tree"), body.get("parents", [])
     if not isinstance(message, str):
@@ -262,7 +296,27 @@ def create_commit(owner: str, repo: str, ctx: C, body: Body) -> Response:
     author = person(ctx, body.get("author"))
     committer = person(ctx, body.get("committer")) if body.get("committer") else author
     sha = git.write_commit(tree, parents, message, author, committer)
-    return json_response(git_commit(ctx.links, record["full_name"], git.read_commit(sha)), 201)
+    if signs_for_caller(ctx, body):
+        mark_verified(ctx.sb.store, record, sha)
+    return json_response(git_commit_json(ctx, record, git, sha), 201)
+
+
+def signs_for_caller(ctx: Ctx, body: Any) -> bool:
+    """GitHub signs a commit an App creates through the API when it names no author and
+    no committer (then both are the App's bot).
+    https://docs.github.com/en/authentication/managing-commit-signature-verification/about-commit-signature-verification#signature-verification-for-bots"""
+    return ctx.who.kind == "installation" and not body.get("author") and not body.get("committer")
+
+
+def commit_verification(ctx: Ctx, record: Record, git: GitRepo, sha: str) -> Json:
+    return verification(ctx.sb.store, record, sha, git.raw_commit(sha))
+
+
+def git_commit_json(ctx: Ctx, record: Record, git: GitRepo, sha: str) -> Json:
+    info = git.read_commit(sha)
+    return git_commit(
+        ctx.links, record["full_name"], info, commit_verification(ctx, record, git, sha)
+    )
 
 
 def person(ctx: Ctx, value: Any) -> Person:
@@ -279,11 +333,11 @@ def person(ctx: Ctx, value: Any) -> Person:
 
 @router.get(REPO + "/git/commits/{sha}")
 def get_git_commit(owner: str, repo: str, sha: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     if git.object_type(sha) != "commit":
         raise not_found()
-    return json_response(git_commit(ctx.links, record["full_name"], git.read_commit(sha)))
+    return json_response(git_commit_json(ctx, record, git, sha))
 
 
 # --- commits and branches --------------------------------------------------------------
@@ -299,6 +353,7 @@ def commit_json(ctx: Ctx, record: Record, git: GitRepo, sha: str) -> Json:
         info,
         None if author is None else ctx.sb.render_user(ctx.links, author["login"]),
         None if committer is None else ctx.sb.render_user(ctx.links, committer["login"]),
+        commit_verification(ctx, record, git, sha),
     )
 
 
@@ -306,7 +361,7 @@ def commit_json(ctx: Ctx, record: Record, git: GitRepo, sha: str) -> Json:
 def list_commits(
     owner: str, repo: str, ctx: C, sha: str | None = None, path: str | None = None
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     start = git.resolve(sha or record["default_branch"])
     if start is None:
@@ -319,7 +374,7 @@ def list_commits(
 
 @router.get(REPO + "/commits/{ref:path}")
 def get_commit(owner: str, repo: str, ref: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     git = ctx.sb.git(record)
     sha = git.resolve(ref)
     if sha is None:
@@ -355,46 +410,3 @@ def file_json(ctx: Ctx, record: Record, sha: str, change: FileChange) -> Json:
     if change.previous_filename:
         body["previous_filename"] = change.previous_filename
     return body
-
-
-def branch_json(ctx: Ctx, record: Record, git: GitRepo, name: str) -> Json:
-    sha = git.ref_sha(f"refs/heads/{name}")
-    if sha is None:
-        raise ApiError(404, "Branch not found")
-    api = ctx.links.repo_api(record["full_name"])
-    return {
-        "name": name,
-        "commit": commit_json(ctx, record, git, sha),
-        "_links": {
-            "self": f"{api}/branches/{name}",
-            "html": f"{ctx.links.repo_web(record['full_name'])}/tree/{name}",
-        },
-        "protected": False,
-        "protection": {
-            "enabled": False,
-            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
-        },
-        "protection_url": f"{api}/branches/{name}/protection",
-    }
-
-
-@router.get(REPO + "/branches/{branch:path}")
-def get_branch(owner: str, repo: str, branch: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
-    return json_response(branch_json(ctx, record, ctx.sb.git(record), branch))
-
-
-@router.get(REPO + "/branches")
-def list_branches(owner: str, repo: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
-    git = ctx.sb.git(record)
-    api = ctx.links.repo_api(record["full_name"])
-    branches = [
-        {
-            "name": name.removeprefix("refs/heads/"),
-            "commit": {"sha": sha, "url": f"{api}/commits/{sha}"},
-            "protected": False,
-        }
-        for name, sha, _ in git.refs("refs/heads/")
-    ]
-    return paginate(ctx.request, branches)

@@ -13,7 +13,9 @@ from fastapi.responses import Response
 
 from promobot_sandbox.github.core import has_permission, json_response, now
 from promobot_sandbox.github.deps import Ctx, context, json_body
+from promobot_sandbox.github.permissions import NOT_ACCESSIBLE, has_level
 from promobot_sandbox.github.pulls import emit_pull_event
+from promobot_sandbox.github.routes_pulls import drafts_allowed
 from promobot_sandbox.github.store import Record
 
 router = APIRouter(prefix="/api")
@@ -57,9 +59,14 @@ def graphql(ctx: C, body: Body) -> Response:
         node = mutation_input.get("pullRequestId")
         return _error(f"Could not resolve to a node with the global id of '{node}'")
     repo, pr = found
-    if not has_permission(ctx.sb.permission(ctx.who, repo), "write"):
-        return _error(f"{ctx.who.login} does not have permission to update this pull request.")
+    if not has_permission(ctx.sb.permission(ctx.who, repo), "write") or (
+        ctx.who.kind == "installation"
+        and not has_level(ctx.who.granted.get("pull_requests"), "write")
+    ):
+        return _error(NOT_ACCESSIBLE)
     draft = MUTATIONS[name]
+    if draft and not drafts_allowed(ctx, repo):
+        return _error("Draft pull requests are not supported in this repository.")
     if bool(pr.get("draft")) != draft and pr["state"] == "open":
         pr.update(draft=draft, updated_at=now())
         ctx.sb.store.update("pull", pr)

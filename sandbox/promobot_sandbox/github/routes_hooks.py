@@ -54,7 +54,7 @@ def _hook(ctx: Ctx, record: Record, hook_id: int) -> Record:
 
 @router.get(HOOKS)
 def list_hooks(owner: str, repo: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     return paginate(
         ctx.request,
         [hook_json(ctx, record, h) for h in ctx.sb.store.find("hook", scope=scope_of(record))],
@@ -63,7 +63,7 @@ def list_hooks(owner: str, repo: str, ctx: C) -> Response:
 
 @router.post(HOOKS)
 def create_hook(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     config = body.get("config") or {}
     if not isinstance(config, dict) or not isinstance(config.get("url"), str):
         raise invalid("Hook", "config.url", code="missing_field")
@@ -85,13 +85,13 @@ def create_hook(owner: str, repo: str, ctx: C, body: Body) -> Response:
 
 @router.get(HOOKS + "/{hook_id}")
 def get_hook(owner: str, repo: str, hook_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     return json_response(hook_json(ctx, record, _hook(ctx, record, hook_id)))
 
 
 @router.delete(HOOKS + "/{hook_id}")
 def delete_hook(owner: str, repo: str, hook_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     ctx.sb.store.delete("hook", _hook(ctx, record, hook_id)["id"])
     return Response(status_code=204)
 
@@ -125,7 +125,7 @@ def delivery_json(delivery: Record, *, full: bool = False) -> Json:
 
 @router.get(HOOKS + "/{hook_id}/deliveries")
 def list_deliveries(owner: str, repo: str, hook_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     hook = _hook(ctx, record, hook_id)
     deliveries = reversed(ctx.sb.store.find("delivery", scope=str(hook["id"])))
     return paginate(ctx.request, [delivery_json(d) for d in deliveries])
@@ -140,7 +140,7 @@ def _delivery(ctx: Ctx, hook: Record, delivery_id: int) -> Record:
 
 @router.get(HOOKS + "/{hook_id}/deliveries/{delivery_id}")
 def get_delivery(owner: str, repo: str, hook_id: int, delivery_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     return json_response(
         delivery_json(_delivery(ctx, _hook(ctx, record, hook_id), delivery_id), full=True)
     )
@@ -148,7 +148,7 @@ def get_delivery(owner: str, repo: str, hook_id: int, delivery_id: int, ctx: C) 
 
 @router.post(HOOKS + "/{hook_id}/deliveries/{delivery_id}/attempts")
 def redeliver(owner: str, repo: str, hook_id: int, delivery_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "admin")
+    record = ctx.require(owner, repo, "admin")
     delivery = _delivery(ctx, _hook(ctx, record, hook_id), delivery_id)
     ctx.sb.dispatcher.redeliver(delivery)
     return json_response({}, 202)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from promobot_sandbox.github.core import (
     ApiError,
+    check_body,
     has_permission,
     invalid,
     json_response,
@@ -41,14 +42,12 @@ def comment_json(ctx: Ctx, record: Record, rec: Record) -> Json:
 
 
 def issue_json(ctx: Ctx, record: Record, pr: Record) -> Json:
-    return issue_of_pull(
-        ctx.links, render_pull(ctx.sb, ctx.links, record, pr, webhook=True), pr["issue_id"]
-    )
+    return issue_of_pull(render_pull(ctx.sb, ctx.links, record, pr, webhook=True), pr["issue_id"])
 
 
 @router.get(ISSUE)
 def get_issue(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return json_response(issue_json(ctx, record, find_pull(ctx, record, number)))
 
 
@@ -57,7 +56,7 @@ def get_issue(owner: str, repo: str, number: int, ctx: C) -> Response:
 
 @router.get(ISSUE + "/comments")
 def list_comments(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     find_pull(ctx, record, number)
     comments = ctx.sb.store.find("comment", scope=scope_of(record), key=number)
     return paginate(ctx.request, [comment_json(ctx, record, c) for c in comments])
@@ -65,11 +64,12 @@ def list_comments(owner: str, repo: str, number: int, ctx: C) -> Response:
 
 @router.post(ISSUE + "/comments")
 def create_comment(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     pr = find_pull(ctx, record, number)
     text = body.get("body")
     if not isinstance(text, str) or not text:
         raise invalid("IssueComment", "body", code="missing_field")
+    check_body("IssueComment", text)
     stamp = now()
     rec = ctx.sb.store.insert(
         "comment",
@@ -114,7 +114,7 @@ def _find_comment(ctx: Ctx, record: Record, comment_id: int) -> Record:
 
 @router.get(REPO + "/issues/comments/{comment_id}")
 def get_comment(owner: str, repo: str, comment_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return json_response(comment_json(ctx, record, _find_comment(ctx, record, comment_id)))
 
 
@@ -126,12 +126,13 @@ def _may_edit(ctx: Ctx, record: Record, rec: Record) -> None:
 
 @router.patch(REPO + "/issues/comments/{comment_id}")
 def update_comment(owner: str, repo: str, comment_id: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     rec = _find_comment(ctx, record, comment_id)
     _may_edit(ctx, record, rec)
     text = body.get("body")
     if not isinstance(text, str) or not text:
         raise invalid("IssueComment", "body", code="missing_field")
+    check_body("IssueComment", text)
     previous = rec["body"]
     rec.update(body=text, updated_at=now())
     ctx.sb.store.update("comment", rec)
@@ -142,7 +143,7 @@ def update_comment(owner: str, repo: str, comment_id: int, ctx: C, body: Body) -
 
 @router.delete(REPO + "/issues/comments/{comment_id}")
 def delete_comment(owner: str, repo: str, comment_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     rec = _find_comment(ctx, record, comment_id)
     _may_edit(ctx, record, rec)
     ctx.sb.store.delete("comment", comment_id)
@@ -177,7 +178,7 @@ def _label_names(body: Any) -> list[str]:
 
 @router.get(ISSUE + "/labels")
 def list_issue_labels(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     return paginate(
         ctx.request, _labels_json(ctx, record, find_pull(ctx, record, number)["labels"])
     )
@@ -196,7 +197,7 @@ def replace_labels(owner: str, repo: str, number: int, ctx: C, body: Body) -> Re
 def _set_labels(
     owner: str, repo: str, number: int, ctx: Ctx, body: Any, *, replace: bool
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "triage")
+    record = ctx.require(owner, repo, "triage")
     pr = find_pull(ctx, record, number)
     names = _label_names(body)
     before = list(pr["labels"])
@@ -221,7 +222,7 @@ def _emit_label(ctx: Ctx, record: Record, pr: Record, action: str, name: str) ->
 
 @router.delete(ISSUE + "/labels/{name}")
 def remove_label(owner: str, repo: str, number: int, name: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "triage")
+    record = ctx.require(owner, repo, "triage")
     pr = find_pull(ctx, record, number)
     if name not in pr["labels"]:
         raise ApiError(404, "Label does not exist")
@@ -233,14 +234,14 @@ def remove_label(owner: str, repo: str, number: int, name: str, ctx: C) -> Respo
 
 @router.get(REPO + "/labels")
 def list_labels(owner: str, repo: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     labels = ctx.sb.store.find("label", scope=scope_of(record))
     return paginate(ctx.request, [label(ctx.links, record["full_name"], r) for r in labels])
 
 
 @router.post(REPO + "/labels")
 def create_label(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise invalid("Label", "name", code="missing_field")
@@ -261,7 +262,7 @@ def create_label(owner: str, repo: str, ctx: C, body: Body) -> Response:
 
 @router.get(REPO + "/labels/{name}")
 def get_label(owner: str, repo: str, name: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     rec = ctx.sb.store.find_one("label", scope=scope_of(record), key=name)
     if rec is None:
         raise not_found()

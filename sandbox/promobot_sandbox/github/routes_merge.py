@@ -7,9 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from promobot_sandbox.github.core import ApiError, invalid, json_response, not_found, now, paginate
+from promobot_sandbox.github.core import (
+    MAX_BODY,
+    ApiError,
+    invalid,
+    json_response,
+    not_found,
+    now,
+    paginate,
+    too_long_text,
+)
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.gitrepo import GitError, GitRepo, Person
+from promobot_sandbox.github.mergeability import computed_base
+from promobot_sandbox.github.protection import PROTECTION_DOCS, merge_blockers
 from promobot_sandbox.github.pulls import (
     emit_pull_event,
     envelope,
@@ -17,21 +28,24 @@ from promobot_sandbox.github.pulls import (
     pull_view,
     render_pull,
     scope_of,
+    start_mergeability,
 )
 from promobot_sandbox.github.render_pulls import review, simple_pull_request
 from promobot_sandbox.github.routes_pulls import find_pull
 from promobot_sandbox.github.store import Record
+from promobot_sandbox.github.verification import mark_verified
 
 router = APIRouter()
 C = Annotated[Ctx, Depends(context)]
 Body = Annotated[Any, Depends(json_body)]
 PULL = "/repos/{owner}/{repo}/pulls/{number}"
 WEB_FLOW = Person("GitHub", "noreply@github.com", "")
+BASE_MODIFIED = "Base branch was modified. Review and try the merge again."
 
 
 @router.get(PULL + "/merge")
 def is_merged(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     if find_pull(ctx, record, number).get("merged_at"):
         return Response(status_code=204)
     raise not_found()
@@ -39,7 +53,10 @@ def is_merged(owner: str, repo: str, number: int, ctx: C) -> Response:
 
 @router.put(PULL + "/merge")
 def merge_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    """405 when GitHub would not merge (closed, draft, conflicts, protection unmet, or
+    the base moved since mergeability was computed); 409 only for a stale `sha`.
+    https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request"""
+    record = ctx.require(owner, repo, "write")
     pr = find_pull(ctx, record, number)
     method = body.get("merge_method") or "merge"
     if method not in ("merge", "squash", "rebase"):
@@ -52,15 +69,25 @@ def merge_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Respon
     expected = body.get("sha")
     if expected is not None and expected != view.head_sha:
         raise ApiError(409, "Head branch was modified. Review and try the merge again.")
-    if not view.mergeable:
-        raise ApiError(405, "Pull Request is not mergeable")
+    if computed_base(ctx.sb, pr) != view.base_sha:
+        start_mergeability(ctx.sb, record, pr)
+        raise ApiError(405, BASE_MODIFIED)
     git = ctx.sb.git(record)
+    if git.merged_tree(view.base_sha, view.head_sha) is None:
+        raise ApiError(405, "Pull Request is not mergeable")
+    blockers = merge_blockers(
+        ctx.sb, record, pr, view.head_sha, view.base_sha, method=method, who=ctx.who
+    )
+    if blockers:
+        raise ApiError(405, blockers[0].message, docs=PROTECTION_DOCS)
     sha = _merge_commit(ctx, git, record, pr, body, base=view.base_sha, head=view.head_sha)
+    if method != "rebase":
+        mark_verified(ctx.sb.store, record, sha)
     ref = f"refs/heads/{pr['base_ref']}"
     try:
         git.update_ref(ref, sha, view.base_sha)
     except GitError as error:
-        raise ApiError(409, "Base branch was modified. Review and try the merge again.") from error
+        raise ApiError(405, BASE_MODIFIED) from error
     stamp = now()
     pr.update(
         state="closed",
@@ -81,6 +108,48 @@ def merge_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Respon
     return json_response(
         {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
     )
+
+
+@router.put(PULL + "/update-branch")
+def update_branch(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
+    """Merge the base into the head branch with a merge commit GitHub makes (and signs),
+    as the "Update branch" button does; 202 once it is queued.
+    https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request-branch"""
+    record = ctx.require(owner, repo, "write")
+    pr = find_pull(ctx, record, number)
+    if pr["state"] != "open":
+        raise ApiError(422, "Pull request is not open.")
+    view = pull_view(ctx.sb, record, pr)
+    expected = body.get("expected_head_sha") if isinstance(body, dict) else None
+    if expected is not None and expected != view.head_sha:
+        raise ApiError(422, "expected head sha didn't match current head ref.")
+    git = ctx.sb.git(record)
+    if git.is_ancestor(view.base_sha, view.head_sha):
+        raise ApiError(422, "There are no new commits on the base branch.")
+    tree = git.merged_tree(view.head_sha, view.base_sha)
+    if tree is None:
+        raise ApiError(422, "merge conflict between base and head")
+    stamp = now()
+    caller = ctx.sb.user(ctx.who.login or "") or {}
+    author = Person(caller.get("name") or ctx.who.login or "", caller.get("email") or "", stamp)
+    message = f"Merge branch '{pr['base_ref']}' into {pr['head_ref']}\n"
+    sha = git.write_commit(
+        tree,
+        [view.head_sha, view.base_sha],
+        message,
+        author,
+        Person(WEB_FLOW.name, WEB_FLOW.email, stamp),
+    )
+    mark_verified(ctx.sb.store, record, sha)
+    ref = f"refs/heads/{pr['head_ref']}"
+    try:
+        git.update_ref(ref, sha, view.head_sha)
+    except GitError as error:
+        raise ApiError(422, "expected head sha didn't match current head ref.") from error
+    sender = ctx.who.login or ""
+    on_ref_moved(ctx.sb, ctx.links, record, ref, before=view.head_sha, after=sha, sender=sender)
+    url = f"{ctx.links.repo_web(record['full_name'])}/pull/{number}"
+    return json_response({"message": "Updating pull request branch.", "url": url}, 202)
 
 
 def _merge_commit(
@@ -137,10 +206,6 @@ _REVIEW_STATES = {
 }
 
 
-def _custom(message: str) -> dict[str, str]:
-    return {"resource": "PullRequestReview", "code": "custom", "message": message}
-
-
 def review_json(ctx: Ctx, record: Record, rec: Record, *, webhook: bool = False) -> dict[str, Any]:
     return review(
         ctx.links,
@@ -154,7 +219,7 @@ def review_json(ctx: Ctx, record: Record, rec: Record, *, webhook: bool = False)
 
 @router.get(PULL + "/reviews")
 def list_reviews(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     find_pull(ctx, record, number)
     reviews = ctx.sb.store.find("review", scope=scope_of(record), key=number)
     visible = [r for r in reviews if r["state"] != "PENDING" or r["user"] == ctx.who.login]
@@ -163,7 +228,7 @@ def list_reviews(owner: str, repo: str, number: int, ctx: C) -> Response:
 
 @router.get(PULL + "/reviews/{review_id}")
 def get_review(owner: str, repo: str, number: int, review_id: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     rec = ctx.sb.store.get("review", review_id)
     if rec is None or rec["pull_number"] != number or rec["repo"] != scope_of(record):
         raise not_found()
@@ -172,7 +237,7 @@ def get_review(owner: str, repo: str, number: int, review_id: int, ctx: C) -> Re
 
 @router.post(PULL + "/reviews")
 def create_review(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     pr = find_pull(ctx, record, number)
     login = ctx.who.login or ""
     event = body.get("event")
@@ -180,14 +245,15 @@ def create_review(owner: str, repo: str, number: int, ctx: C, body: Body) -> Res
         raise invalid(
             "PullRequestReview", "event", "event must be APPROVE, REQUEST_CHANGES or COMMENT"
         )
+    # This endpoint's 422 lists its errors as plain strings.
+    if len(str(body.get("body") or "")) > MAX_BODY:
+        raise ApiError(422, "Unprocessable Entity", errors=[too_long_text("Body", MAX_BODY)])
     if event == "APPROVE" and login.lower() == pr["user"].lower():
         raise ApiError(
-            422, "Unprocessable Entity", errors=[_custom("Can not approve your own pull request")]
+            422, "Unprocessable Entity", errors=["Can not approve your own pull request"]
         )
     if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body"):
-        raise ApiError(
-            422, "Unprocessable Entity", errors=[_custom(f"Body is required for {event}")]
-        )
+        raise ApiError(422, "Unprocessable Entity", errors=[f"Body is required for {event}"])
     commit_id = body.get("commit_id") or pull_view(ctx.sb, record, pr).head_sha
     rec = ctx.sb.store.insert(
         "review",

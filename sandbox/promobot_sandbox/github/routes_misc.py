@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from promobot_sandbox.github.apps import issue_installation_token
+from promobot_sandbox.github.apps import issue_installation_token, token_permissions
 from promobot_sandbox.github.core import (
     ApiError,
     Identity,
@@ -19,6 +19,7 @@ from promobot_sandbox.github.core import (
 )
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.pulls import envelope, organization
+from promobot_sandbox.github.ratelimit import rate_limit_body
 from promobot_sandbox.github.render_base import Json, node_id, user
 from promobot_sandbox.github.render_pulls import team
 from promobot_sandbox.github.store import Record
@@ -27,26 +28,22 @@ router = APIRouter()
 C = Annotated[Ctx, Depends(context)]
 Body = Annotated[Any, Depends(json_body)]
 REPO = "/repos/{owner}/{repo}"
-APP_PERMISSIONS = {
-    "checks": "write",
-    "contents": "write",
-    "deployments": "write",
-    "issues": "write",
-    "metadata": "read",
-    "pull_requests": "write",
-    "statuses": "write",
-}
-APP_EVENTS = ["check_run", "issue_comment", "pull_request", "pull_request_review", "push", "status"]
+EPOCH = "2024-01-01T00:00:00Z"
+# A client_payload may hold at most 10 top-level keys, under 64 KB in all.
+# https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+MAX_DISPATCH_KEYS = 10
+MAX_DISPATCH_BYTES = 64 * 1024
+MAX_EVENT_TYPE = 100
 
 
 @router.get("/user")
 def authenticated_user(ctx: C) -> Response:
     if ctx.who.kind != "user":
         raise ApiError(403, "Resource not accessible by integration")
-    body = ctx.sb.render_user(ctx.links, ctx.who.login or "")
-    account = ctx.sb.user(ctx.who.login or "") or {}
-    body.update(name=account.get("name"), email=account.get("email"))
-    return json_response(body)
+    account = ctx.sb.user(ctx.who.login or "")
+    if account is None:
+        raise not_found()
+    return json_response(_profile(ctx, account, private=True))
 
 
 @router.get("/users/{username}")
@@ -54,14 +51,51 @@ def get_user(username: str, ctx: C) -> Response:
     record = ctx.sb.user(username)
     if record is None:
         raise not_found()
-    return json_response(user(ctx.links, record))
+    return json_response(_profile(ctx, record, private=False))
+
+
+def _profile(ctx: Ctx, record: Record, *, private: bool) -> Json:
+    """A user's profile: `public-user`, or `private-user` (with the plan) for oneself."""
+    stamp = record.get("created_at", EPOCH)
+    body = {
+        **user(ctx.links, record),
+        "user_view_type": "private" if private else "public",
+        "name": record.get("name"),
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": record.get("email"),
+        "hireable": None,
+        "bio": None,
+        "public_repos": 0,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    if private:
+        body.update(
+            private_gists=0,
+            total_private_repos=0,
+            owned_private_repos=0,
+            disk_usage=0,
+            collaborators=0,
+            two_factor_authentication=True,
+            plan=_plan(ctx.sb.plan_of(record["login"])),
+        )
+    return body
+
+
+def _plan(name: str) -> Json:
+    return {"name": name, "space": 976562499, "private_repos": 10000, "collaborators": 0}
 
 
 @router.get("/rate_limit")
 def rate_limit(ctx: C) -> Response:
-    reset = int(time.time()) + 3600
-    core = {"limit": 5000, "remaining": 4999, "reset": reset, "used": 1}
-    return json_response({"resources": {"core": core}, "rate": core})
+    """The caller's budgets; reading them spends none.
+    https://docs.github.com/en/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user"""
+    return json_response(rate_limit_body(ctx.sb, ctx.who))
 
 
 @router.get("/orgs/{org}")
@@ -69,24 +103,40 @@ def get_org(org: str, ctx: C) -> Response:
     record = ctx.sb.user(org)
     if record is None or record["type"] != "Organization":
         raise not_found()
+    body = organization_full(ctx, record)
+    if ctx.sb.sees_org(ctx.who, org):
+        body["plan"] = _plan(ctx.sb.plan_of(org))
+    return json_response(body)
+
+
+def organization_full(ctx: Ctx, record: Record) -> Json:
     body = organization(ctx.links, record)
     body.update(
         html_url=f"{ctx.links.web}/{record['login']}",
         type="Organization",
         name=record["login"],
-        created_at=record.get("created_at", "2024-01-01T00:00:00Z"),
+        created_at=record.get("created_at", EPOCH),
         public_repos=0,
+        public_gists=0,
         followers=0,
         following=0,
         has_organization_projects=False,
         has_repository_projects=False,
-        updated_at=record.get("created_at", "2024-01-01T00:00:00Z"),
+        updated_at=record.get("created_at", EPOCH),
+        archived_at=None,
     )
-    return json_response(body)
+    return body
 
 
 def _team(ctx: Ctx, org: str, slug: str) -> Record:
+    """The team, when the caller may see it. Team endpoints are "only available to
+    authenticated members of the team's organization": an outside collaborator gets 404,
+    and an installation needs the organization `members` permission (403 without it).
+    https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user"""
     record = ctx.sb.store.find_one("team", scope=org.lower(), key=slug)
+    if not ctx.sb.sees_org(ctx.who, org):
+        raise not_found()
+    ctx.require_app_permission()
     if record is None:
         raise not_found()
     return record
@@ -94,7 +144,17 @@ def _team(ctx: Ctx, org: str, slug: str) -> Record:
 
 @router.get("/orgs/{org}/teams/{team_slug}")
 def get_team(org: str, team_slug: str, ctx: C) -> Response:
-    return json_response(team(ctx.links, _team(ctx, org, team_slug)))
+    record = _team(ctx, org, team_slug)
+    organization_record = ctx.sb.user(org) or {}
+    body = team(ctx.links, record)
+    body.update(
+        created_at=record.get("created_at", EPOCH),
+        updated_at=record.get("created_at", EPOCH),
+        members_count=len(set(record["members"]) | set(record.get("maintainers", []))),
+        repos_count=len(record.get("repositories", {})),
+        organization=organization_full(ctx, organization_record),
+    )
+    return json_response(body)
 
 
 @router.get("/orgs/{org}/teams/{team_slug}/members")
@@ -127,7 +187,7 @@ def team_membership(org: str, team_slug: str, username: str, ctx: C) -> Response
 
 @router.get(REPO + "/collaborators/{username}/permission")
 def collaborator_permission(owner: str, repo: str, username: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     account = ctx.sb.user(username)
     if account is None:
         raise ApiError(404, f"{username} is not a user")
@@ -139,7 +199,7 @@ def collaborator_permission(owner: str, repo: str, username: str, ctx: C) -> Res
 
 @router.get(REPO + "/collaborators/{username}")
 def is_collaborator(owner: str, repo: str, username: str, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     grant = ctx.sb.permission(Identity("user", username), {**record, "private": True})
     if grant is None:
         raise not_found()
@@ -148,20 +208,32 @@ def is_collaborator(owner: str, repo: str, username: str, ctx: C) -> Response:
 
 @router.post(REPO + "/dispatches")
 def repository_dispatch(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    """The event goes to GitHub Apps only, never to repository webhooks.
+    https://docs.github.com/en/webhooks/webhook-events-and-payloads#repository_dispatch"""
+    record = ctx.require(owner, repo, "write")
     event_type = body.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise invalid("Repository", "event_type", code="missing_field")
+    if len(event_type) > MAX_EVENT_TYPE:
+        raise invalid("Repository", "event_type", "event_type must be 100 characters or fewer")
     client_payload = body.get("client_payload") or {}
     if not isinstance(client_payload, dict):
         raise invalid("Repository", "client_payload", "client_payload must be an object")
+    if len(client_payload) > MAX_DISPATCH_KEYS:
+        raise invalid(
+            "Repository",
+            "client_payload",
+            f"No more than 10 properties are allowed; {len(client_payload)} were supplied.",
+        )
+    if len(json.dumps(client_payload).encode()) >= MAX_DISPATCH_BYTES:
+        raise invalid("Repository", "client_payload", "client_payload must be less than 64KB")
     payload = {
         "action": event_type,
         "branch": record["default_branch"],
         "client_payload": client_payload,
         **envelope(ctx.sb, ctx.links, record, ctx.who.login or ""),
     }
-    ctx.sb.emit(record, "repository_dispatch", payload)
+    ctx.sb.emit(record, "repository_dispatch", payload, apps_only=True)
     return Response(status_code=204)
 
 
@@ -181,9 +253,14 @@ def app_json(ctx: Ctx, app: Record) -> Json:
         "html_url": f"{ctx.links.web}/apps/{app['slug']}",
         "created_at": app["created_at"],
         "updated_at": app["created_at"],
-        "permissions": APP_PERMISSIONS,
-        "events": APP_EVENTS,
+        "permissions": app.get("permissions") or {},
+        "events": _app_events(ctx, app),
     }
+
+
+def _app_events(ctx: Ctx, app: Record) -> list[str]:
+    hook = ctx.sb.store.find_one("hook", scope=f"app:{app['app_id']}")
+    return sorted(hook["events"]) if hook is not None else []
 
 
 def _installation_json(ctx: Ctx, app: Record, installation: Record) -> Json:
@@ -203,8 +280,8 @@ def _installation_json(ctx: Ctx, app: Record, installation: Record) -> Json:
         "app_slug": app["slug"],
         "target_id": account["id"],
         "target_type": account["type"],
-        "permissions": APP_PERMISSIONS,
-        "events": APP_EVENTS,
+        "permissions": app.get("permissions") or {},
+        "events": _app_events(ctx, app),
         "repository_selection": "selected"
         if installation.get("repositories") is not None
         else "all",
@@ -253,15 +330,16 @@ def get_installation(installation_id: int, ctx: C) -> Response:
 
 
 @router.post("/app/installations/{installation_id}/access_tokens")
-def create_access_token(installation_id: int, ctx: C) -> Response:
+def create_access_token(installation_id: int, ctx: C, body: Body) -> Response:
     app = _calling_app(ctx)
     installation = _app_installation(ctx, app, installation_id)
-    token = issue_installation_token(ctx.sb, app, installation)
+    requested = body.get("permissions") if isinstance(body, dict) else None
+    token = issue_installation_token(ctx.sb, app, installation, token_permissions(app, requested))
     return json_response(
         {
             "token": token["token"],
             "expires_at": token["expires_at"],
-            "permissions": APP_PERMISSIONS,
+            "permissions": token["permissions"],
             "repository_selection": "selected"
             if installation.get("repositories") is not None
             else "all",

@@ -10,6 +10,8 @@ from fastapi.responses import Response
 from promobot_sandbox.github.core import (
     ApiError,
     Identity,
+    check_body,
+    has_permission,
     invalid,
     json_response,
     not_found,
@@ -17,6 +19,7 @@ from promobot_sandbox.github.core import (
     paginate,
 )
 from promobot_sandbox.github.deps import Ctx, context, json_body
+from promobot_sandbox.github.permissions import has_level as has_permission_level
 from promobot_sandbox.github.pulls import (
     emit_pull_event,
     envelope,
@@ -24,8 +27,10 @@ from promobot_sandbox.github.pulls import (
     pull_view,
     render_pull,
     scope_of,
+    start_mergeability,
 )
-from promobot_sandbox.github.render_base import Json
+from promobot_sandbox.github.render_base import Json, node_id
+from promobot_sandbox.github.render_pulls import team
 from promobot_sandbox.github.routes_git import commit_json, file_json
 from promobot_sandbox.github.store import Record
 
@@ -54,7 +59,7 @@ def list_pulls(
     sort: str = "created",
     direction: str | None = None,
 ) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     if state not in ("open", "closed", "all"):
         raise invalid("PullRequest", "state", "state must be open, closed or all")
     pulls = ctx.sb.store.find("pull", scope=scope_of(record))
@@ -78,12 +83,20 @@ def list_pulls(
 
 @router.post(PULLS)
 def create_pull(owner: str, repo: str, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     git = ctx.sb.git(record)
     title, head, base = body.get("title"), body.get("head"), body.get("base")
     for name, value in (("title", title), ("head", head), ("base", base)):
         if not isinstance(value, str) or not value:
             raise invalid("PullRequest", name, code="missing_field")
+    check_body("PullRequest", body.get("body"))
+    draft = bool(body.get("draft", False))
+    if draft and not drafts_allowed(ctx, record):
+        raise ApiError(
+            422,
+            "Draft pull requests are not supported in this repository.",
+            docs="https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+        )
     head_ref = head.rpartition(":")[2]
     head_sha_now = git.ref_sha(f"refs/heads/{head_ref}")
     base_sha = git.ref_sha(f"refs/heads/{base}")
@@ -128,8 +141,9 @@ def create_pull(owner: str, repo: str, ctx: C, body: Body) -> Response:
             "title": title,
             "body": body.get("body"),
             "state": "open",
-            "draft": bool(body.get("draft", False)),
+            "draft": draft,
             "user": ctx.who.login,
+            "last_pusher": ctx.who.login,
             "head_ref": head_ref,
             "head_sha": head_sha_now,
             "base_ref": base,
@@ -149,22 +163,33 @@ def create_pull(owner: str, repo: str, ctx: C, body: Body) -> Response:
     )
     record["open_issues"] = record.get("open_issues", 0) + 1
     ctx.sb.store.update("repo", record)
+    start_mergeability(ctx.sb, record, pr)
     emit_pull_event(ctx.sb, ctx.links, record, pr, action="opened", sender=ctx.who.login or "")
     return json_response(render_pull(ctx.sb, ctx.links, record, pr), 201)
 
 
+def drafts_allowed(ctx: Ctx, record: Record) -> bool:
+    """Drafts exist in public repositories on every plan, and in private ones only on
+    GitHub Team and Enterprise. https://docs.github.com/en/get-started/learning-about-github/githubs-plans
+    """
+    return not record.get("private") or ctx.sb.plan_of(record["owner"]) in ("team", "enterprise")
+
+
 @router.get(PULLS + "/{number}")
 def get_pull(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
-    return json_response(render_pull(ctx.sb, ctx.links, record, find_pull(ctx, record, number)))
+    record = ctx.require(owner, repo, "read")
+    pr = find_pull(ctx, record, number)
+    start_mergeability(ctx.sb, record, pr)
+    return json_response(render_pull(ctx.sb, ctx.links, record, pr))
 
 
 @router.patch(PULLS + "/{number}")
 def update_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     pr = find_pull(ctx, record, number)
     git = ctx.sb.git(record)
     changes: Json = {}
+    check_body("PullRequest", body.get("body"))
     for field in ("title", "body"):
         if field in body and body[field] != pr.get(field):
             changes[field] = {"from": pr.get(field)}
@@ -179,6 +204,7 @@ def update_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Respo
     action = _state_change(ctx, record, pr, body.get("state"))
     pr["updated_at"] = now()
     ctx.sb.store.update("pull", pr)
+    start_mergeability(ctx.sb, record, pr)
     sender = ctx.who.login or ""
     if changes:
         emit_pull_event(
@@ -233,7 +259,7 @@ def _state_change(ctx: Ctx, record: Record, pr: Record, state: Any) -> str | Non
 
 @router.get(PULLS + "/{number}/files")
 def list_files(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     view = pull_view(ctx.sb, record, find_pull(ctx, record, number))
     git = ctx.sb.git(record)
     fork_point = git.merge_base(view.base_sha, view.head_sha) or view.base_sha
@@ -243,7 +269,7 @@ def list_files(owner: str, repo: str, number: int, ctx: C) -> Response:
 
 @router.get(PULLS + "/{number}/commits")
 def list_pull_commits(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     view = pull_view(ctx.sb, record, find_pull(ctx, record, number))
     git = ctx.sb.git(record)
     fork_point = git.merge_base(view.base_sha, view.head_sha) or view.base_sha
@@ -263,36 +289,61 @@ def _reviewer_lists(body: Any) -> tuple[list[str], list[str]]:
 
 @router.get(PULLS + "/{number}/requested_reviewers")
 def get_requested_reviewers(owner: str, repo: str, number: int, ctx: C) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "read")
+    record = ctx.require(owner, repo, "read")
     pr = find_pull(ctx, record, number)
     full = render_pull(ctx.sb, ctx.links, record, pr)
     return json_response({"users": full["requested_reviewers"], "teams": full["requested_teams"]})
 
 
+def _not_collaborator(record: Record) -> ApiError:
+    return ApiError(
+        422,
+        "Reviews may only be requested from collaborators. One or more of the users or teams "
+        f"you specified is not a collaborator of the {record['full_name']} repository.",
+    )
+
+
+def _team_reviewers(ctx: Ctx, record: Record, teams: list[str]) -> dict[str, Record]:
+    """A team must exist in the repository's organisation, be visible to the caller (an
+    installation needs the organization `members` permission), and have access to the
+    repository. https://docs.github.com/en/rest/pulls/review-requests#request-reviewers-for-a-pull-request
+    """
+    found_teams = {}
+    for slug in teams:
+        found = ctx.sb.store.find_one("team", scope=record["owner"].lower(), key=slug)
+        visible = ctx.sb.sees_org(ctx.who, record["owner"]) and (
+            ctx.who.kind != "installation"
+            or has_permission_level(ctx.who.granted.get("members"), "read")
+        )
+        if found is None or not visible:
+            raise ApiError(
+                422, f"Could not resolve to a node with the global id of '{node_id('Team', slug)}'."
+            )
+        if not found.get("repositories", {}).get(record["full_name"].lower()):
+            raise _not_collaborator(record)
+        found_teams[slug] = found
+    return found_teams
+
+
 @router.post(PULLS + "/{number}/requested_reviewers")
 def request_reviewers(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     pr = find_pull(ctx, record, number)
     reviewers, teams = _reviewer_lists(body)
     for login in reviewers:
         if login.lower() == pr["user"].lower():
             raise ApiError(422, "Review cannot be requested from pull request author.")
         grant = ctx.sb.permission(Identity("user", login), {**record, "private": True})
-        if grant is None:
-            raise ApiError(
-                422,
-                "Reviews may only be requested from collaborators. One or more of the users "
-                "or teams you specified is not a collaborator of the "
-                f"{record['full_name']} repository.",
-            )
-    for slug in teams:
-        if ctx.sb.store.find_one("team", scope=record["owner"].lower(), key=slug) is None:
-            raise ApiError(422, f"Could not resolve to a node with the global id of team {slug!r}.")
+        if grant is None or not has_permission(grant, "read"):
+            raise _not_collaborator(record)
+    team_records = _team_reviewers(ctx, record, teams)
     added = [r for r in reviewers if r not in pr["requested_reviewers"]]
+    added_teams = [t for t in teams if t not in pr["requested_teams"]]
     pr["requested_reviewers"] += added
-    pr["requested_teams"] += [t for t in teams if t not in pr["requested_teams"]]
+    pr["requested_teams"] += added_teams
     pr["updated_at"] = now()
     ctx.sb.store.update("pull", pr)
+    sender = ctx.who.login or ""
     for login in added:
         emit_pull_event(
             ctx.sb,
@@ -300,15 +351,25 @@ def request_reviewers(owner: str, repo: str, number: int, ctx: C, body: Body) ->
             record,
             pr,
             action="review_requested",
-            sender=ctx.who.login or "",
+            sender=sender,
             requested_reviewer=ctx.sb.render_user(ctx.links, login),
+        )
+    for slug in added_teams:
+        emit_pull_event(
+            ctx.sb,
+            ctx.links,
+            record,
+            pr,
+            action="review_requested",
+            sender=sender,
+            requested_team=team(ctx.links, team_records[slug], webhook=True),
         )
     return json_response(render_pull(ctx.sb, ctx.links, record, pr), 201)
 
 
 @router.delete(PULLS + "/{number}/requested_reviewers")
 def remove_requested_reviewers(owner: str, repo: str, number: int, ctx: C, body: Body) -> Response:
-    record = ctx.sb.require(ctx.who, owner, repo, "write")
+    record = ctx.require(owner, repo, "write")
     pr = find_pull(ctx, record, number)
     reviewers, teams = _reviewer_lists(body)
     pr["requested_reviewers"] = [r for r in pr["requested_reviewers"] if r not in reviewers]

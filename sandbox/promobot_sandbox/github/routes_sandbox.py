@@ -10,10 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from promobot_sandbox.github.core import ApiError, Fault, json_response
+from promobot_sandbox.github.core import ApiError, Fault, Identity, json_response
 from promobot_sandbox.github.deps import json_body, links_for
+from promobot_sandbox.github.protection import push_refusals
 from promobot_sandbox.github.pulls import on_ref_moved
 from promobot_sandbox.github.sandbox import Sandbox
+from promobot_sandbox.github.store import Record
 
 router = APIRouter(prefix="/_sandbox")
 Body = Annotated[Any, Depends(json_body)]
@@ -107,9 +109,8 @@ def all_deliveries(request: Request, wait: float = 0.0) -> Response:
     return json_response([{k: d.get(k) for k in keep} for d in deliveries])
 
 
-@router.post("/git/post-receive")
-def post_receive(request: Request, body: Body) -> Response:
-    """Called by the bare repositories' post-receive hook after a `git push`."""
+def _pushed_repo(request: Request, body: Any) -> tuple[Sandbox, Record]:
+    """The sandbox repository a git hook reports about (401 without the hook secret)."""
     sandbox = _sandbox(request)
     secret = request.headers.get("x-sandbox-hook-secret", "")
     if not hmac.compare_digest(secret, sandbox.hook_secret):
@@ -123,6 +124,37 @@ def post_receive(request: Request, body: Body) -> Response:
     record = sandbox.repo(owner, name)
     if record is None:
         raise ApiError(404, f"{owner}/{name} is not a sandbox repository")
+    return sandbox, record
+
+
+@router.post("/git/pre-receive")
+def pre_receive(request: Request, body: Body) -> Response:
+    """Called by the bare repositories' pre-receive hook before a `git push` lands: the
+    refusals branch protection and rulesets give (GitHub's "GH006")."""
+    sandbox, record = _pushed_repo(request, body)
+    refusals = []
+    for update in body.get("updates") or []:
+        account = sandbox.user_by_email(str(update.get("pusher_email") or ""))
+        who = None if account is None else Identity("user", account["login"])
+        messages = push_refusals(
+            sandbox,
+            record,
+            str(update["ref"]),
+            before=str(update["before"]),
+            after=str(update["after"]),
+            new_commits=[str(c) for c in update.get("new_commits") or []],
+            fast_forward=bool(update.get("fast_forward", True)),
+            who=who,
+        )
+        if messages:
+            refusals.append({"ref": update["ref"], "messages": messages})
+    return json_response({"refusals": refusals})
+
+
+@router.post("/git/post-receive")
+def post_receive(request: Request, body: Body) -> Response:
+    """Called by the bare repositories' post-receive hook after a `git push`."""
+    sandbox, record = _pushed_repo(request, body)
     git = sandbox.git(record)
     links = links_for(request)
     for line in str(body.get("updates", "")).splitlines():

@@ -19,9 +19,11 @@ from promobot_sandbox.github.core import (
     not_found,
 )
 from promobot_sandbox.github.gitrepo import GitRepo
-from promobot_sandbox.github.render_base import Json, Links, repository, user
+from promobot_sandbox.github.permissions import may_receive
+from promobot_sandbox.github.ratelimit import RateLimiter
+from promobot_sandbox.github.render_base import Json, Links, node_id, repository, user
 from promobot_sandbox.github.store import Record, Store
-from promobot_sandbox.github.webhooks import Dispatcher
+from promobot_sandbox.github.webhooks import Dispatcher, is_subscribed
 
 ResponseCheck = Callable[[str, str, int, bytes], list[str]]
 PayloadCheck = Callable[[str, Any], list[str]]
@@ -51,6 +53,7 @@ class Sandbox:
         self.checks = checks or Checks()
         self.request_log = RequestLog()
         self.faults: list[Fault] = []
+        self.rate_limiter = RateLimiter()
         self.hook_secret = _read_or_create(data_dir / "hook-secret")
         self.dispatcher = Dispatcher(self.store, self.checks)
 
@@ -145,6 +148,34 @@ class Sandbox:
             )
         return repo
 
+    def sees_org(self, who: Identity, org: str) -> bool:
+        """Whether the caller may see an organisation's teams: its members and owners, and
+        installations on it."""
+        record = self.user(org)
+        if record is None or record.get("type") != "Organization":
+            return False
+        if who.kind == "installation":
+            installation = self.store.find_one("installation", key=str(who.installation_id))
+            return installation is not None and installation["account"].lower() == org.lower()
+        if who.kind != "user":
+            return False
+        account = self.user(who.login or "") or {}
+        login = (who.login or "").lower()
+        people = [m.lower() for m in record.get("members", []) + record.get("admins", [])]
+        return bool(account.get("site_admin")) or login in people
+
+    def plan_of(self, login: str) -> str:
+        """The account's plan (`free` unless the seed says otherwise)."""
+        return str((self.user(login) or {}).get("plan") or "free")
+
+    def settings(self) -> Record:
+        """Timing and limits from the seed (GitHub's defaults until one is applied)."""
+        return self.store.find_one("settings", key="github") or {}
+
+    def installations_of(self, repo: Record) -> list[Record]:
+        """The App installations that cover `repo`."""
+        return [i for i in self.store.find("installation") if _installation_covers(i, repo)]
+
     def author_association(self, login: str, repo: Record) -> str:
         if login.lower() == repo["owner"].lower():
             return "OWNER"
@@ -164,9 +195,36 @@ class Sandbox:
 
     # --- events --------------------------------------------------------------------------
 
-    def emit(self, repo: Record, event: str, payload: Json) -> None:
-        """Queue a webhook delivery to every active hook of `repo` subscribed to `event`."""
-        self.dispatcher.emit(repo["full_name"].lower(), event, payload)
+    def emit(self, repo: Record, event: str, payload: Json, *, apps_only: bool = False) -> None:
+        """Queue a delivery to every active repository hook of `repo` subscribed to `event`,
+        and to the webhook of every App installed on it that may receive the event, with
+        `installation` added. Repository webhooks never carry `installation`.
+        https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
+        """
+        targets: list[tuple[Record, Json]] = []
+        if not apps_only:
+            for hook in self.store.find("hook", scope=repo["full_name"].lower()):
+                if is_subscribed(hook, event):
+                    targets.append((hook, payload))
+        for installation in self.installations_of(repo):
+            app = self.store.find_one("app", key=str(installation["app_id"])) or {}
+            app_hook = self.store.find_one("hook", scope=f"app:{installation['app_id']}")
+            granted = app.get("permissions") or {}
+            if app_hook is None or not app_hook.get("active", True):
+                continue
+            if not may_receive(granted, event):
+                continue
+            if event != "repository_dispatch" and event not in app_hook.get("events", []):
+                continue
+            iid = installation["installation_id"]
+            stamped = {
+                **payload,
+                "installation": {"id": iid, "node_id": node_id("Installation", iid)},
+            }
+            targets.append((app_hook, stamped))
+        if not targets and not apps_only:
+            self.dispatcher.check(event, payload)
+        self.dispatcher.emit(event, targets)
 
 
 def _installation_covers(installation: Record, repo: Record) -> bool:

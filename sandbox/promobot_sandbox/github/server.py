@@ -11,8 +11,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from promobot_sandbox.github.app import API_PREFIX, create_app
+from promobot_sandbox.github.githooks import install_hooks
 from promobot_sandbox.github.sandbox import Checks, Sandbox
-from promobot_sandbox.github.seed import apply_seed, install_hook, load_seed
+from promobot_sandbox.github.seed import apply_seed, load_seed
 
 
 def prepare(data_dir: Path, seed: Path | None, checks: Checks | None = None) -> FastAPI:
@@ -24,7 +25,7 @@ def prepare(data_dir: Path, seed: Path | None, checks: Checks | None = None) -> 
     for repo in sandbox.store.find("repo"):
         path = sandbox.repo_path(repo["full_name"])
         if path.exists():
-            install_hook(sandbox, path)
+            install_hooks(sandbox, path)
     return app
 
 

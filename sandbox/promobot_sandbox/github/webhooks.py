@@ -55,14 +55,16 @@ class Dispatcher:
             if delivery["status"] == "pending":
                 self._enqueue(delivery["id"])
 
-    def emit(self, scope: str, event: str, payload: dict[str, Any]) -> list[int]:
-        if self._checks.payload is not None:
-            self._checks.checked_payloads += 1
-            self._checks.problems.extend(self._checks.payload(event, payload))
+    def emit(self, event: str, targets: list[tuple[Record, dict[str, Any]]]) -> list[int]:
+        """Record and queue one delivery per (hook, payload); every distinct payload is
+        checked against octokit's schemas when checks are on."""
+        checked: list[dict[str, Any]] = []
+        for _, payload in targets:
+            if payload not in checked:
+                checked.append(payload)
+                self.check(event, payload)
         ids = []
-        for hook in self._store.find("hook", scope=scope):
-            if not is_subscribed(hook, event):
-                continue
+        for hook, payload in targets:
             delivery = self._store.insert(
                 "delivery",
                 {
@@ -85,6 +87,11 @@ class Dispatcher:
             ids.append(delivery["id"])
             self._enqueue(delivery["id"])
         return ids
+
+    def check(self, event: str, payload: dict[str, Any]) -> None:
+        if self._checks.payload is not None:
+            self._checks.checked_payloads += 1
+            self._checks.problems.extend(self._checks.payload(event, payload))
 
     def redeliver(self, delivery: Record) -> Record:
         copy = {
@@ -181,9 +188,13 @@ def _request(hook: Record, delivery: Record) -> tuple[bytes, dict[str, str]]:
         "X-GitHub-Event": delivery["event"],
         "X-GitHub-Delivery": delivery["guid"],
         "X-GitHub-Hook-ID": str(hook["id"]),
-        "X-GitHub-Hook-Installation-Target-ID": str(delivery.get("repository_id") or ""),
-        "X-GitHub-Hook-Installation-Target-Type": "repository",
     }
+    if hook.get("app_id") is not None:
+        headers["X-GitHub-Hook-Installation-Target-ID"] = str(hook["app_id"])
+        headers["X-GitHub-Hook-Installation-Target-Type"] = "integration"
+    else:
+        headers["X-GitHub-Hook-Installation-Target-ID"] = str(delivery.get("repository_id") or "")
+        headers["X-GitHub-Hook-Installation-Target-Type"] = "repository"
     secret = hook.get("secret")
     if secret:
         headers["X-Hub-Signature-256"] = signature_256(secret, body)
