@@ -20,11 +20,12 @@ from bot.domain.manifest import Deployment, RegistryKind, TargetKind
 from bot.errors import UserInputError
 from bot.forge.base import Forge
 from bot.registry.base import Registry
-from bot.server.handlers import Handler, ServiceContext
+from bot.server.handlers import Handler, ParkEvent, ServiceContext
+from bot.server.loops import LoopGuard
 from bot.settings import Settings
 from bot.store.base import DecisionLog, StoredEvent
 from bot.targets.base import Target
-from bot.webhooks.events import DomainEvent, Pushed
+from bot.webhooks.events import DomainEvent, Pushed, is_own_write
 from bot.workflows.dispatch import Workflows
 from bot.workflows.services import Services
 
@@ -211,10 +212,21 @@ def build_handler(context: ServiceContext) -> Handler:
     )
 
     last_attempt = settings.service.max_attempts
+    bot_login = settings.require_github().bot_login
+    loops = LoopGuard(settings.service.loop_limit)
 
     def handle(stored: StoredEvent) -> None:
         event = _EVENTS.validate_python(stored.payload)
+        if is_own_write(event, bot_login):
+            context.metrics.record_own_write(stored.kind)
+            return
         log.info("event %s (%s, delivery %s)", stored.id, stored.kind, stored.delivery_id)
+        if stored.key.startswith("pr:"):
+            count = loops.record(stored.key)
+            if loops.is_loop(count):
+                if count == loops.limit + 1:
+                    workflows.report_loop(event, count, loops.window_seconds)
+                raise ParkEvent(f"{count} events for {stored.key} within a minute: a loop")
         try:
             workflows.handle(event, stored.delivery_id)
         except UserInputError as error:

@@ -41,6 +41,7 @@ VARIABLES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("service", "lease_seconds"): ("PROMOBOT_LEASE_SECONDS",),
     ("service", "max_attempts"): ("PROMOBOT_MAX_ATTEMPTS",),
     ("service", "tick_seconds"): ("PROMOBOT_TICK_SECONDS",),
+    ("service", "loop_limit"): ("PROMOBOT_LOOP_LIMIT",),
     ("azure", "subscription_id"): ("PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
     ("azure", "resource_group"): ("PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"),
     ("azure", "workspace"): ("PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),

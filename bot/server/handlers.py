@@ -33,6 +33,10 @@ Handler = Callable[[StoredEvent], None]
 """Processes one claimed event; raises to have it retried."""
 
 
+class ParkEvent(Exception):
+    """Raised by a handler to park its event at once, without retries; the message says why."""
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """What a handler factory may use."""

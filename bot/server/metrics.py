@@ -70,6 +70,12 @@ class ServiceMetrics:
             ["verdict"],
             registry=self.registry,
         )
+        self._own_writes = Counter(
+            "promobot_own_writes_ignored",
+            "Events caused by the bot's own statuses, check runs, comments and labels, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self._user_errors = Counter(
             "promobot_user_errors",
             "Events ended by a user's mistake (reported once, not retried), by kind.",
@@ -96,6 +102,10 @@ class ServiceMetrics:
     def record_processing(self, kind: str, outcome: ProcessingOutcome, seconds: float) -> None:
         """Observe one processing attempt."""
         self._processing.labels(kind=kind, outcome=outcome.value).observe(seconds)
+
+    def record_own_write(self, kind: str) -> None:
+        """Count one event the bot caused itself, dropped before any work."""
+        self._own_writes.labels(kind=kind).inc()
 
     def record_user_error(self, kind: str) -> None:
         """Count one event ended by a user's mistake."""

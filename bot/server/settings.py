@@ -76,6 +76,12 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES, gt=0, description="Larger deliveries are refused with 413."
     )
+    loop_limit: int = Field(
+        default=40,
+        ge=2,
+        description="More events than this for one pull request within a minute are a loop: "
+        "they are parked and the pull request is told once.",
+    )
     mlflow_tolerance_seconds: float = Field(
         default=300.0, gt=0, description="MLflow deliveries whose timestamp is further off: 401."
     )

@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bot.server.handlers import Handler
+from bot.server.handlers import Handler, ParkEvent
 from bot.server.metrics import ProcessingOutcome, ServiceMetrics
 from bot.server.settings import ServiceSettings
 from bot.store.base import EventStore, StoredEvent
@@ -145,6 +145,9 @@ class WorkerPool:
             self._active[event.id] = event
         try:
             self._handler(event)
+        except ParkEvent as parked:
+            logger.warning("event %s (delivery %s) parked: %s", event.id, event.delivery_id, parked)
+            return self._failed(event, str(parked), time.perf_counter() - started, park=True), None
         except Exception as failure:
             logger.exception(
                 "event %s (delivery %s, %s) failed on attempt %d",

@@ -220,3 +220,26 @@ def event_to_payload(event: DomainEvent) -> dict[str, Any]:
 def event_from_payload(payload: dict[str, Any]) -> DomainEvent:
     """The event back from `event_to_payload`'s data (`pydantic.ValidationError` if bad)."""
     return _ADAPTER.validate_python(payload)
+
+
+OWN_WRITE_ACTIONS = frozenset({"labeled", "unlabeled"})
+
+
+def is_own_write(event: DomainEvent, bot_login: str) -> bool:
+    """An event the bot caused with its own write: a status, check run, comment or label.
+
+    Reacting to these would only repeat the work that wrote them (a failed status
+    would set itself again, forever); the bot's other writes (a pushed commit, an
+    opened pull request) still need the gate.
+    """
+    if not isinstance(event, _GitHubEvent) or event.sender is None:
+        return False
+    if event.sender.lower() != bot_login.lower():
+        return False
+    match event:
+        case StatusChanged() | CheckRunCompleted() | CommentCreated():
+            return True
+        case PullRequestChanged():
+            return event.action in OWN_WRITE_ACTIONS
+        case _:
+            return False

@@ -33,7 +33,12 @@ from bot.webhooks.events import (
     Tick,
 )
 from bot.workflows.commands import handle_comment
-from bot.workflows.failures import refuse_version, report_bug, report_user_error
+from bot.workflows.failures import (
+    refuse_version,
+    report_bug,
+    report_loop,
+    report_user_error,
+)
 from bot.workflows.gate import gate
 from bot.workflows.inputs import utcnow
 from bot.workflows.propose import propose
@@ -96,6 +101,10 @@ class Workflows:
     def report_user_error(self, event: DomainEvent, error: UserInputError) -> None:
         """A user's mistake the workflows did not handle themselves: report it once."""
         report_user_error(self.services, event, error)
+
+    def report_loop(self, event: DomainEvent, count: int, seconds: float) -> None:
+        """Events of one pull request came too fast: say so once."""
+        report_loop(self.services, event, count, seconds)
 
     def report_bug(
         self, event: DomainEvent, delivery_id: str, event_id: int, error: Exception

@@ -97,6 +97,20 @@ def report_user_error(services: Services, event: DomainEvent, error: UserInputEr
             report_unreadable(services, pr, error)
 
 
+def report_loop(services: Services, event: DomainEvent, count: int, seconds: float) -> None:
+    """Events of one pull request came too fast: say so once on it."""
+    for number in pull_request_numbers(event):
+        marker = "<!-- promobot:loop -->"
+        services.forge.upsert_comment(
+            number,
+            marker,
+            f"{marker}\n**promobot stopped reacting to this pull request**: {count} events "
+            f"arrived within {seconds:.0f} s, more than a person or CI causes. Its events are "
+            "parked (`promobot events list --state parked`); push a new commit or comment "
+            "`/promobot recheck` once the cause is fixed.",
+        )
+
+
 def report_bug(
     services: Services, event: DomainEvent, delivery_id: str, event_id: int, error: Exception
 ) -> None:

@@ -164,13 +164,18 @@ def gate(
 
 
 def report_unreadable(services: Services, pr: PullRequestInfo, error: UserInputError) -> None:
-    """A manifest or policy the bot cannot read fails the verdict, with the reason, once."""
-    services.forge.set_commit_status(
-        pr.head_sha,
-        CommitState.FAILURE,
-        str(error).splitlines()[0][:140],
-        context=services.status_context,
-    )
+    """A manifest or policy the bot cannot read fails the verdict, with the reason, once.
+
+    A head whose verdict already failed keeps it: setting it again would only cause
+    another status event.
+    """
+    if services.forge.get_checks(pr.head_sha).is_passing(services.status_context) is not False:
+        services.forge.set_commit_status(
+            pr.head_sha,
+            CommitState.FAILURE,
+            str(error).splitlines()[0][:140],
+            context=services.status_context,
+        )
     services.forge.upsert_comment(
         pr.number,
         STATUS_MARKER,

@@ -30,6 +30,32 @@ def _approve(world: World, login: str, number: int) -> None:
     )
 
 
+def _touch_manifest(world: World, branch: str, comment: str) -> None:
+    """A person's commit on the promotion branch: a comment added to the manifest."""
+    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
+    path = f"model-manifests/{ENV}/{MODEL}.yaml"
+    current = repo.get_contents(path, ref=branch)
+    text = current.decoded_content.decode() + comment  # type: ignore[union-attr]
+    repo.update_file(path, "touch", text, current.sha, branch=branch)  # type: ignore[union-attr]
+
+
+def test_a_promotion_that_changes_another_file_fails_its_check(world: World) -> None:
+    """A promotion pull request may change its manifest and nothing else: anything more
+    could be merged under the manifest's verdict."""
+    from bot.workflows.recheck import recheck
+
+    pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
+    assert pr is not None
+    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
+    readme = repo.get_contents("README.md", ref=pr.head_ref)
+    repo.update_file("README.md", "note", "# models\n\nnote\n", readme.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    report = recheck(world.services, world.forge.get_pull_request(pr.number))
+    assert not report.passed
+    assert "also changes README.md" in report.failures[0]
+    head = world.forge.get_pull_request(pr.number).head_sha
+    assert world.forge.get_checks(head).is_passing("promobot/policy") is False
+
+
 def _main_manifest(world: World) -> str:
     return world.forge.read_file(f"model-manifests/{ENV}/{MODEL}.yaml") or ""
 
@@ -89,9 +115,7 @@ def test_push_after_approval_blocks_merge_until_reapproved(world: World) -> None
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     _approve(world, "carol", pr.number)
-    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
-    contents = repo.get_contents("README.md", ref=pr.head_ref)
-    repo.update_file("README.md", "touch", "# models\n\nedited\n", contents.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    _touch_manifest(world, pr.head_ref, "# reviewed by bob\n")
     blocked = gate(world.services, pr.number, NOW)
     assert blocked.merged_sha is None
     failed = {r.name for r in blocked.readiness.rules if not r.passed}  # type: ignore[union-attr]
@@ -206,9 +230,7 @@ def test_next_challenger_after_a_merged_promotion_with_a_human_commit(world: Wor
     not block the next challenger forever."""
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
-    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
-    readme = repo.get_contents("README.md", ref=pr.head_ref)
-    repo.update_file("README.md", "note", "# models\n\nnote\n", readme.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    _touch_manifest(world, pr.head_ref, "# a note by bob\n")
     from bot.workflows.recheck import recheck
 
     assert recheck(world.services, world.forge.get_pull_request(pr.number)).passed
