@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import socket
 import sys
 from typing import Annotated
@@ -46,6 +47,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("uvicorn.access").addFilter(QuerySecretMask())
     try:
         settings = load_settings(workers=workers, database_url=database_url)
         factory = load_handler_factory(handler)
@@ -72,6 +74,23 @@ def serve(
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         store.close()
+
+
+class QuerySecretMask(logging.Filter):
+    """Hides the `?key=` secret an Event Grid endpoint URL carries from the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the path argument of uvicorn's access log line; keep the record."""
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = mask_query_secrets(str(args[2]))
+            record.args = tuple(args)
+        return True
+
+
+def mask_query_secrets(path: str) -> str:
+    """`/webhooks/azure?key=s3cret` → `/webhooks/azure?key=***`."""
+    return re.sub(r"([?&]key=)[^&]*", r"\1***", path)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -25,6 +25,7 @@ from bot.server.metrics import DeliveryOutcome, ServiceMetrics
 from bot.server.settings import ServiceSettings
 from bot.store.base import EventStore
 from bot.webhooks.azure import parse_event_grid
+from bot.webhooks.entra import EntraTokenCheck
 from bot.webhooks.events import DomainEvent, event_to_payload
 from bot.webhooks.github import decode_github_body, parse_github
 from bot.webhooks.mlflow import mlflow_event_name, parse_mlflow
@@ -33,7 +34,7 @@ from bot.webhooks.signatures import (
     MAX_DELIVERY_ID_CHARS,
     check_github,
     check_mlflow,
-    check_shared_key,
+    check_query_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,15 @@ class Ingest:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._entra = (
+            None
+            if settings.azure_entra_tenant_id is None or settings.azure_entra_audience is None
+            else EntraTokenCheck(
+                settings.azure_entra_tenant_id,
+                settings.azure_entra_audience,
+                settings.azure_entra_keys_url,
+            )
+        )
         self._store = store
         self._metrics = metrics
         self._on_added = on_added
@@ -141,7 +151,8 @@ class Ingest:
     def decode_azure(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Decoded:
-        """`POST /webhooks/azure`: Event Grid with a shared key, validation handshake included."""
+        """`POST /webhooks/azure`: Event Grid with `?key=` or an Entra token, validation
+        handshake included."""
         refused = self.authenticate_azure(headers, query)
         if refused is not None:
             return refused
@@ -176,14 +187,25 @@ class Ingest:
     def authenticate_azure(
         self, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> Reply | None:
-        """None when the shared key (`aeg-sas-key` header or `?key=`) is right, else 401."""
-        given = headers.get("aeg-sas-key") or query.get("key")
+        """None when the delivery carries a valid Entra token or the right `?key=`, else 401.
+
+        A bearer token is checked when Entra authentication is configured; otherwise,
+        or without a token, the endpoint URL's `?key=` secret.
+        """
+        authorization = headers.get("authorization")
+        entra = self._entra
+        if entra is not None and (authorization or self._settings.azure_event_grid_key is None):
+            return self._refusal(
+                "azure", None, self._checked("azure", lambda: entra(authorization))
+            )
+        given = query.get("key")
         return self._authenticate(
             "azure",
             None,
-            self._settings.azure_shared_key,
-            "PROMOBOT_AZURE_SHARED_KEY",
-            lambda key: check_shared_key(key, given),
+            self._settings.azure_event_grid_key,
+            "PROMOBOT_AZURE_EVENT_GRID_KEY (or PROMOBOT_AZURE_ENTRA_TENANT_ID and "
+            "PROMOBOT_AZURE_ENTRA_AUDIENCE)",
+            lambda key: check_query_key(key, given),
         )
 
     def too_large(self, source: str) -> Reply:
@@ -222,11 +244,21 @@ class Ingest:
     ) -> Reply | None:
         reason: str | None = f"no {source} secret is configured: set {variable}"
         if secret is not None:
-            try:
-                reason = check(secret.get_secret_value())
-            except Exception as error:
-                logger.error("%s authentication failed", source, exc_info=error)
-                reason = f"authentication failed with {type(error).__name__}"
+            value = secret.get_secret_value()
+            reason = self._checked(source, lambda: check(value))
+        return self._refusal(source, delivery_id, reason)
+
+    @staticmethod
+    def _checked(source: str, check: Callable[[], str | None]) -> str | None:
+        """Why `check` refuses the delivery; an unexpected failure refuses it too."""
+        try:
+            return check()
+        except Exception as error:
+            logger.error("%s authentication failed", source, exc_info=error)
+            return f"authentication failed with {type(error).__name__}"
+
+    def _refusal(self, source: str, delivery_id: str | None, reason: str | None) -> Reply | None:
+        """None when nothing refused the delivery, else the logged 401."""
         if reason is None:
             return None
         self._metrics.record_delivery(source, UNKNOWN, DeliveryOutcome.UNAUTHENTICATED)

@@ -41,9 +41,21 @@ class ServiceSettings(BaseModel):
     mlflow_webhook_secret: SecretStr | None = Field(
         default=None, description="Secret of the MLflow webhook (`X-MLflow-Signature`)."
     )
-    azure_shared_key: SecretStr | None = Field(
+    azure_event_grid_key: SecretStr | None = Field(
         default=None,
-        description="Key Event Grid sends as `aeg-sas-key` header or `?key=` query parameter.",
+        description="Secret the Event Grid subscription's endpoint URL carries as `?key=`.",
+    )
+    azure_entra_tenant_id: str | None = Field(
+        default=None,
+        description="Microsoft Entra tenant whose tokens Event Grid deliveries carry.",
+    )
+    azure_entra_audience: str | None = Field(
+        default=None,
+        description="The application (its id or `api://` URI) Event Grid's tokens are for.",
+    )
+    azure_entra_keys_url: str | None = Field(
+        default=None,
+        description="The tenant's signing keys (JWKS); default: its public v2.0 keys URL.",
     )
     ack_after: AckAfter = Field(
         default="commit",
@@ -85,6 +97,15 @@ class ServiceSettings(BaseModel):
     mlflow_tolerance_seconds: float = Field(
         default=300.0, gt=0, description="MLflow deliveries whose timestamp is further off: 401."
     )
+
+    @model_validator(mode="after")
+    def _entra_needs_both(self) -> ServiceSettings:
+        if (self.azure_entra_tenant_id is None) != (self.azure_entra_audience is None):
+            raise ValueError(
+                "Entra authentication of Event Grid needs both `azure_entra_tenant_id` and "
+                "`azure_entra_audience`"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

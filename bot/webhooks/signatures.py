@@ -88,12 +88,17 @@ def check_mlflow(
     return None
 
 
-def check_shared_key(expected: str, given: str | None) -> str | None:
-    """Check a shared key (Azure Event Grid deliveries) in constant time."""
+def check_query_key(expected: str, given: str | None) -> str | None:
+    """Check the secret an Event Grid endpoint URL carries as `?key=`, in constant time.
+
+    Event Grid has no shared key for webhook delivery: the subscription's endpoint URL
+    holds the secret as a query parameter (or the delivery carries an Entra token).
+    https://learn.microsoft.com/en-us/azure/event-grid/security-authentication#using-client-secret-as-a-query-parameter
+    """
     if not given:
-        return "missing shared key (aeg-sas-key header or ?key= query parameter)"
+        return "missing ?key= query parameter"
     if len(given) > MAX_CREDENTIAL_CHARS:
-        return f"shared key is longer than {MAX_CREDENTIAL_CHARS} characters"
+        return f"?key= is longer than {MAX_CREDENTIAL_CHARS} characters"
     if not hmac.compare_digest(expected.encode(), given.encode()):
-        return "shared key does not match"
+        return "?key= does not match"
     return None

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import socket
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +62,17 @@ def request_bytes(
 ) -> bytes:
     """An HTTP/1.1 request exactly as given (text in UTF-8, bytes as they are), with Host,
     Connection: close and (unless told not to) the body's Content-Length added."""
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    keys = [value for name, value in headers if name == QUERY_KEY]
+    headers = [(name, value) for name, value in headers if name != QUERY_KEY]
+    target = path.encode()
+    for key in keys:
+        raw_key = key.encode() if isinstance(key, str) else key
+        target += (
+            (b"&" if b"?" in target else b"?")
+            + b"key="
+            + urllib.parse.quote_from_bytes(raw_key, safe="").encode()
+        )
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1"]
     if content_length:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     lines.append(b"Connection: close")
@@ -156,9 +167,14 @@ def mlflow_headers(
     ]
 
 
+QUERY_KEY = ":query-key"
+"""Not a header: `request_bytes` puts its value into the request target as `?key=`, where
+an Event Grid subscription's endpoint URL carries its secret."""
+
+
 def azure_headers(key: str = AZURE_KEY) -> list[Header]:
-    """Event Grid's headers with the shared key."""
-    return [("Content-Type", "application/json"), ("aeg-sas-key", key)]
+    """Event Grid's headers, and the `?key=` secret of the subscription's endpoint URL."""
+    return [("Content-Type", "application/json"), (QUERY_KEY, key)]
 
 
 def signed_headers(path: str, body: bytes) -> list[Header]:

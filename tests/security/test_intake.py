@@ -144,7 +144,7 @@ def _explode(*_args: Any, **_kwargs: Any) -> Any:
     [
         ("/webhooks/github", "check_github", 401),
         ("/webhooks/mlflow", "check_mlflow", 401),
-        ("/webhooks/azure", "check_shared_key", 401),
+        ("/webhooks/azure", "check_query_key", 401),
         ("/webhooks/github", "parse_github", 400),
         ("/webhooks/mlflow", "parse_mlflow", 400),
         ("/webhooks/azure", "parse_event_grid", 400),

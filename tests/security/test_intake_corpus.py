@@ -13,6 +13,7 @@ import pytest
 
 from tests.security.intake import (
     ENDPOINTS,
+    QUERY_KEY,
     Header,
     assert_no_crash,
     assert_refusal_logged,
@@ -30,7 +31,7 @@ from tests.server.support import LiveService, push_payload, wait_until
 CREDENTIAL_HEADER = {
     "/webhooks/github": "X-Hub-Signature-256",
     "/webhooks/mlflow": "X-MLflow-Signature",
-    "/webhooks/azure": "aeg-sas-key",
+    "/webhooks/azure": QUERY_KEY,
 }
 
 
@@ -139,8 +140,10 @@ def shared_cases(path: str) -> Iterator[Case]:
     )
     yield Case("no-credentials", path, unsigned(path, []), UNAUTHENTICATED)
     yield Case("unsigned-deep-json", path, unsigned(path, [], b"[" * 100_000), UNAUTHENTICATED)
+    # Event Grid's secret travels in the URL: one of 1 MB is refused by the HTTP parser.
+    too_long = UNAUTHENTICATED | BAD_REQUEST if credential == QUERY_KEY else UNAUTHENTICATED
     yield Case(
-        "credential-of-1-MB", path, unsigned(path, [(credential, "a" * 1_000_000)]), UNAUTHENTICATED
+        "credential-of-1-MB", path, unsigned(path, [(credential, "a" * 1_000_000)]), too_long
     )
     yield Case(
         "credential-not-ascii",

@@ -46,7 +46,7 @@ def make_settings(database_url: str, state_dir: Path, **overrides: Any) -> Servi
         "database_url": database_url,
         "github_webhook_secret": SecretStr(GITHUB_SECRET),
         "mlflow_webhook_secret": SecretStr(MLFLOW_SECRET),
-        "azure_shared_key": SecretStr(AZURE_KEY),
+        "azure_event_grid_key": SecretStr(AZURE_KEY),
         "workers": 2,
         "tick_seconds": 0,
         "poll_seconds": 0.05,

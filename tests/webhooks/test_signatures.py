@@ -13,7 +13,7 @@ import pytest
 from bot.webhooks.signatures import (
     check_github,
     check_mlflow,
-    check_shared_key,
+    check_query_key,
     sign_github,
     sign_mlflow,
 )
@@ -119,7 +119,7 @@ def test_mlflow_refuses_incomplete_or_forged_deliveries(
 
 def test_shared_key_must_be_present_and_equal() -> None:
     """Event Grid deliveries carry the key configured on the subscription."""
-    assert check_shared_key("key-1", "key-1") is None
-    assert check_shared_key("key-1", "key-2") is not None
-    assert check_shared_key("key-1", None) is not None
-    assert check_shared_key("key-1", "") is not None
+    assert check_query_key("key-1", "key-1") is None
+    assert check_query_key("key-1", "key-2") is not None
+    assert check_query_key("key-1", None) is not None
+    assert check_query_key("key-1", "") is not None
