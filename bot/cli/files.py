@@ -21,7 +21,7 @@ def validate(
     paths: Annotated[list[Path], typer.Argument(help="Manifest and policy files or folders.")],
 ) -> None:
     """Check manifests and policies; print `path:line:column: field: message` per problem."""
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         for path in missing:
             typer.echo(f"{path}: no such file or folder", err=True)

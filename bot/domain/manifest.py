@@ -16,7 +16,10 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
 
 class _FileModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # NaN compares false with everything: a NaN bound or metric would decide a rule by accident.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class RegistryKind(enum.StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,7 +19,10 @@ from bot.domain.comparison import Direction
 
 
 class _FileModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # NaN compares false with everything: a NaN bound or metric would decide a rule by accident.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class OnRejected(enum.StrEnum):
@@ -44,12 +47,20 @@ class OnVerifyFailure(enum.StrEnum):
     ALERT = "alert"
 
 
+MAX_GLOBS = 100
+"""Globs per list in `applies_to`: checking two policies for overlap compares every pair."""
+
+Glob = Annotated[str, Field(max_length=100)]
+
+
 class AppliesTo(_FileModel):
     """Which models and environments a policy governs (shell-style globs)."""
 
-    models: tuple[str, ...] = Field(default=("*",), min_length=1, description="Model globs.")
-    environments: tuple[str, ...] = Field(
-        default=("*",), min_length=1, description="Environment globs."
+    models: tuple[Glob, ...] = Field(
+        default=("*",), min_length=1, max_length=MAX_GLOBS, description="Model globs."
+    )
+    environments: tuple[Glob, ...] = Field(
+        default=("*",), min_length=1, max_length=MAX_GLOBS, description="Environment globs."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -12,9 +13,13 @@ from pydantic import BaseModel, ValidationError
 from bot.domain.manifest import ModelManifest
 from bot.domain.policy import PolicyFile
 from bot.domain.resolution import SourcedPolicy
-from bot.formats.yamlsource import Problem, YamlDocument, YamlSyntaxError, parse_yaml
+from bot.formats.limits import RefusedFile, read_text_file
+from bot.formats.problems import Problem, field_name
+from bot.formats.yamlsource import YamlDocument, YamlSyntaxError, parse_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+YAML_SUFFIXES = (".yaml", ".yml")
 
 KINDS: dict[str, type[BaseModel]] = {"ModelManifest": ModelManifest, "PromotionPolicy": PolicyFile}
 
@@ -29,20 +34,11 @@ class InvalidFile(Exception):
 
 @dataclass(frozen=True)
 class Loaded:
-    """A validated file: its model and where it came from."""
+    """A validated file: its model, where it came from, and the positions of its nodes."""
 
     path: str
     model: BaseModel
-
-
-def _field_name(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + part)
-    return "".join(parts) or "<document>"
+    document: YamlDocument
 
 
 def _message(error: Any) -> str:
@@ -53,6 +49,8 @@ def _message(error: Any) -> str:
         return "required field is missing"
     if kind == "literal_error":
         return f"{msg} (got {error.get('input')!r})"
+    if kind == "finite_number":
+        return "NaN and infinite values are not allowed; write a finite number"
     return str(msg).removeprefix("Value error, ")
 
 
@@ -64,7 +62,7 @@ def problems_from_validation(doc: YamlDocument, exc: ValidationError) -> list[Pr
             p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
         )
         line, col = doc.position(loc)
-        problems.append(Problem(doc.path, line, col, _field_name(loc), _message(error)))
+        problems.append(Problem(doc.path, line, col, field_name(loc), _message(error)))
     return problems
 
 
@@ -98,7 +96,7 @@ def parse_text(text: str, path: str) -> Loaded:
     problems = _check_location(doc, loaded)
     if problems:
         raise InvalidFile(problems)
-    return Loaded(path=path, model=loaded)
+    return Loaded(path=path, model=loaded, document=doc)
 
 
 def _check_location(doc: YamlDocument, model: BaseModel) -> list[Problem]:
@@ -141,11 +139,20 @@ def load_policy_text(text: str, path: str) -> PolicyFile:
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """Every `.yaml`/`.yml` file named or found below the folders named, sorted."""
+    """Every `.yaml`/`.yml` entry named or found below the folders named, sorted.
+
+    Folders are walked without following symbolic links; links, FIFOs and
+    devices named like YAML files are listed too, so that reading them
+    reports them instead of skipping them in silence.
+    """
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"})
+        if path.is_dir() and not path.is_symlink():
+            for folder, folders, files in os.walk(path):
+                links = [name for name in folders if Path(folder, name).is_symlink()]
+                found.extend(
+                    Path(folder, name) for name in (*files, *links) if name.endswith(YAML_SUFFIXES)
+                )
         else:
             found.append(path)
     return sorted(set(found))
@@ -168,6 +175,14 @@ def load_policy_texts(texts: dict[str, str]) -> list[SourcedPolicy]:
 def load_policy_folder(folder: Path) -> list[SourcedPolicy]:
     """Every policy under `folder` (normally `policies/`)."""
     files = yaml_files([folder]) if folder.is_dir() else []
-    return load_policy_texts(
-        {f"policies/{f.relative_to(folder).as_posix()}": f.read_text() for f in files}
-    )
+    texts: dict[str, str] = {}
+    refused: list[Problem] = []
+    for file in files:
+        shown = f"policies/{file.relative_to(folder).as_posix()}"
+        try:
+            texts[shown] = read_text_file(file, shown)
+        except RefusedFile as exc:
+            refused.append(exc.problem)
+    if refused:
+        raise InvalidFile(refused)
+    return load_policy_texts(texts)

@@ -9,8 +9,10 @@ from pathlib import Path
 from bot.domain.comparison import METRIC_DIRECTIONS
 from bot.domain.policy import PolicyFile
 from bot.domain.resolution import SourcedPolicy, find_conflicts
+from bot.formats.limits import RefusedFile, read_text_file
 from bot.formats.loading import InvalidFile, Loaded, parse_text, yaml_files
-from bot.formats.yamlsource import Problem, parse_yaml
+from bot.formats.problems import Problem
+from bot.formats.yamlsource import YamlDocument
 
 
 @dataclass
@@ -26,11 +28,10 @@ class Report:
         return not self.problems
 
 
-def _metric_problems(path: str, text: str, policy: PolicyFile) -> list[Problem]:
+def _metric_problems(path: str, doc: YamlDocument, policy: PolicyFile) -> list[Problem]:
     """Metrics promobot does not know need an explicit direction."""
     if policy.compare is None:
         return []
-    doc = parse_yaml(text, path)
     found: list[Problem] = []
     rules: list[tuple[tuple[str | int, ...], str, object]] = [
         (("compare", "primary"), policy.compare.primary.metric, policy.compare.primary.direction)
@@ -68,9 +69,9 @@ def validate_paths(paths: Iterable[Path], root: Path | None = None) -> Report:
         shown = _display(file, root)
         report.checked.append(shown)
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            report.problems.append(Problem(shown, 1, 1, "<file>", f"cannot read: {exc}"))
+            text = read_text_file(file, shown)
+        except RefusedFile as exc:
+            report.problems.append(exc.problem)
             continue
         try:
             loaded: Loaded = parse_text(text, shown)
@@ -78,7 +79,7 @@ def validate_paths(paths: Iterable[Path], root: Path | None = None) -> Report:
             report.problems.extend(exc.problems)
             continue
         if isinstance(loaded.model, PolicyFile):
-            report.problems.extend(_metric_problems(shown, text, loaded.model))
+            report.problems.extend(_metric_problems(shown, loaded.document, loaded.model))
             policies.append(SourcedPolicy(shown, loaded.model))
     report.problems.extend(_policy_set_problems(policies))
     return report

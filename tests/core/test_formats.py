@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.domain.manifest import Deployment, ModelManifest, Source
+from bot.formats.limits import git_entry_problem
 from bot.formats.loading import InvalidFile, load_manifest_text, parse_text
 from bot.formats.schemas import SCHEMA_MODELS, committed_schema_path, schema_text
 from bot.formats.writing import dump_manifest
+from bot.formats.yamlsource import parse_yaml
 from tests.conftest import PROJECT_ROOT
 
 runner = CliRunner()
@@ -70,7 +74,7 @@ def test_validate_names_file_line_column_and_field(tmp_path: Path) -> None:
         ("- just\n- a list\n", "expected a YAML mapping"),
         ("kind: Deployment\n", "kind: expected one of ModelManifest, PromotionPolicy"),
         ("apiVersion: promobot/v1\nkind: ModelManifest\nmodel: x\n", "required field is missing"),
-        ("a: 1\na: 2\n", "<yaml>"),
+        ("a: 1\na: 2\n", ":2:1: a: duplicate key 'a' (first at line 1)"),
     ],
 )
 def test_malformed_files_are_problems_not_tracebacks(
@@ -85,7 +89,7 @@ def test_malformed_files_are_problems_not_tracebacks(
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_manifest_must_live_at_its_path(tmp_path: Path) -> None:
+def test_manifest_must_live_at_its_path() -> None:
     """model-manifests/<environment>/<model>.yaml is how git finds a model: enforce it."""
     text = (PROJECT_ROOT / "model-manifests/production/churn-classifier.yaml").read_text()
     with pytest.raises(
@@ -164,3 +168,105 @@ def test_manifest_yaml_round_trip(
     )
     text = dump_manifest(manifest)
     assert load_manifest_text(text, manifest.path()) == manifest
+
+
+PLAIN_SCALARS = [
+    *("0", "-0", "+1", "017", "08", "1_000", "0o17", "+0o7", "0b101", "-0x1F", "0x"),
+    *("1.5", "1.", ".5", "-.5", "1e3", "1E+3", "1.5e-3", "1_0.5_", "._5", "12e", "1.5.5"),
+    *(".inf", "-.Inf", "+.INF", ".nan", ".NaN", "nan", "inf", "-.nan"),
+    *("true", "True", "TRUE", "tRUE", "yes", "No", "on", "off"),
+    *("~", "null", "Null", "NULL", "", "22:00", "1:30", "<<", "=", "+", ".", "abc"),
+    *("'1'", '"true"', "'.nan'", "!!str 5", "!!float 5", "!!int '7'", "!!bool true"),
+]
+
+
+def ruamel_value(scalar: str) -> object:
+    """What ruamel.yaml's round-trip loader makes of `scalar`, as a plain Python value."""
+    value = YAML(typ="rt").load(f"v: {scalar}\n")["v"]
+    for plain in (bool, int, float, str):
+        if isinstance(value, plain):
+            return plain(value)
+    return None if value is None else str(value.value)
+
+
+@pytest.mark.parametrize("scalar", PLAIN_SCALARS)
+def test_scalars_mean_what_yaml_1_2_says(scalar: str) -> None:
+    """Files are read by our own event loop, not by ruamel.yaml's loader: every scalar must
+    still mean what the round-trip loader (YAML 1.2, which the writer follows) makes of it."""
+    expected = ruamel_value(scalar)
+    found = parse_yaml(f"v: {scalar}\n", "x.yaml").data["v"]
+    assert type(found) is type(expected)
+    if isinstance(expected, float) and math.isnan(expected):
+        assert isinstance(found, float)
+        assert math.isnan(found)
+    else:
+        assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: !!python/object:os.system x\n", ":1:4: a: YAML tag `!!python/object:os.system`"),
+        ("a: !mine {b: 1}\n", ":1:4: a: YAML tag `!mine` is not allowed"),
+        ("a: !!int x\n", ":1:4: a: 'x' is not a valid `!!int`"),
+        ("a: 1\n---\nb: 2\n", ":2:1: <document>: a second YAML document"),
+        ("? [a]\n: 1\n", ":1:3: <document>: a mapping key must be text"),
+        ("a: \x01\n", ":1:4: <yaml>: control characters are not allowed"),
+        ("a: 9" + "9" * 5000 + "\n", ":1:4: a: cannot read '99999"),
+    ],
+)
+def test_yaml_promobot_does_not_read_is_a_located_problem(text: str, expected: str) -> None:
+    """Tags, several documents, complex keys and unreadable numbers: located, with a fix."""
+    with pytest.raises(InvalidFile) as caught:
+        parse_text(text, "x.yaml")
+    assert expected in str(caught.value.problems[0])
+
+
+def test_files_that_are_not_utf8_are_located(tmp_path: Path) -> None:
+    """A Latin-1 file names the line and column of its first byte that is not UTF-8."""
+    (tmp_path / "p.yaml").write_bytes(b"apiVersion: promobot/v1\nname: caf\xe9\n")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "p.yaml:2:10: <file>: is not UTF-8 text (byte 0xe9)" in result.output
+
+
+def test_a_byte_order_mark_is_not_part_of_the_file(tmp_path: Path) -> None:
+    """Editors on Windows write one; it changes nothing."""
+    text = (PROJECT_ROOT / "model-manifests/production/churn-classifier.yaml").read_text()
+    manifest = tmp_path / "model-manifests" / "production" / "churn-classifier.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = runner.invoke(app, ["validate", str(tmp_path / "model-manifests")])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "refused"),
+    [
+        (0o100644, 300, None),
+        (0o100755, None, None),
+        ("100644", 300, None),
+        ("file", 300, None),
+        (0o120000, 9, "is a symbolic link"),
+        ("120000", 9, "is a symbolic link"),
+        ("symlink", 9, "is a symbolic link"),
+        (0o160000, None, "is a submodule"),
+        ("submodule", None, "is a submodule"),
+        ("040000", None, "is a folder"),
+        ("dir", None, "is a folder"),
+        ("weird", None, "is an entry of type 'weird'"),
+        (0o100644, 1_000_001, "is 1,000,001 bytes, over the limit of 1,000,000 bytes"),
+    ],
+)
+def test_git_entries_are_read_only_when_regular_and_small(
+    mode: int | str, size: int | None, refused: str | None
+) -> None:
+    """The bot reads manifests and policies from git trees, which carry symbolic links and
+    submodules: what the CLI refuses on disk, the bot refuses in a tree."""
+    problem = git_entry_problem("policies/p.yaml", mode, size)
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert str(problem).startswith("policies/p.yaml:1:1: <file>: ")
+        assert refused in problem.message

@@ -67,6 +67,7 @@ def problems_of(text: str, path: str = MANIFEST_PATH) -> tuple[Problem, ...]:
 
 
 def write(path: Path, text: str) -> Path:
+    """Write `text` to `path` as UTF-8; `path` back."""
     path.write_text(text, encoding="utf-8")
     return path
 
