@@ -141,20 +141,27 @@ def find_conflicts(policies: Sequence[SourcedPolicy]) -> list[str]:
     problems: list[str] = []
     for i, first in enumerate(policies):
         for second in policies[i + 1 :]:
+            # The cheap tests first: the pattern overlap compares every pair of globs.
+            disputed = [
+                section
+                for section in SECTIONS
+                if getattr(first.policy, section) is not None
+                and getattr(second.policy, section) is not None
+                and getattr(first.policy, section) != getattr(second.policy, section)
+            ]
+            if not disputed or _static_rank(first.policy) != _static_rank(second.policy):
+                continue
             a, b = first.policy.applies_to, second.policy.applies_to
-            overlap = _patterns_overlap(a.models, b.models) and _patterns_overlap(
-                a.environments, b.environments
-            )
-            if not overlap or _static_rank(first.policy) != _static_rank(second.policy):
+            if not (
+                _patterns_overlap(a.models, b.models)
+                and _patterns_overlap(a.environments, b.environments)
+            ):
                 continue
             problems.extend(
                 f"{first.path} and {second.path} both set `{section}` for "
                 "overlapping models and environments with equal precedence; "
                 "make one applies_to more specific or drop the section from one"
-                for section in SECTIONS
-                if getattr(first.policy, section) is not None
-                and getattr(second.policy, section) is not None
-                and getattr(first.policy, section) != getattr(second.policy, section)
+                for section in disputed
             )
     return problems
 

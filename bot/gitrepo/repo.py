@@ -18,6 +18,7 @@ import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from bot.errors import UserInputError
+from bot.formats.limits import git_entry_problem
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
@@ -112,15 +113,26 @@ class GitRepo:
         return True
 
     def read_text(self, commit: str, path: str) -> str | None:
-        """Text of `path` at `commit`, or None when the file does not exist there."""
+        """Text of `path` at `commit`, or None when the file does not exist there.
+
+        Git carries symlinks and submodules, and files of any size: only a regular file
+        within the size limit is read; anything else is a `UserInputError` saying why.
+        """
         try:
             blob = self._repo.commit(commit).tree / path
         except KeyError:
             return None
-        if blob.type != "blob":
+        if blob.type == "tree":
             return None
+        size = blob.size if blob.type == "blob" else None
+        problem = git_entry_problem(path, blob.mode, size)
+        if problem is not None:
+            raise UserInputError(str(problem))
         data: bytes = blob.data_stream.read()
-        return data.decode("utf-8")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UserInputError(f"{path}: not UTF-8 text ({error.reason})") from None
 
     def list_files(self, commit: str, folder: str) -> list[str]:
         """Paths of every file under `folder` at `commit`, sorted; [] when the folder is absent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +146,10 @@ def proposed_manifest(proposal: Proposal, pull_request: int | None = None) -> Mo
             "source": Source(
                 registry=info.registry or RegistryKind.MLFLOW, uri=info.uri, run_id=info.run_id
             ),
-            "metrics": {k: round(v, 6) for k, v in sorted(info.metrics.items())},
+            # MLflow stores NaN and infinite values; a manifest holds finite numbers only.
+            "metrics": {
+                k: round(v, 6) for k, v in sorted(info.metrics.items()) if math.isfinite(v)
+            },
             "evaluation": Evaluation(
                 dataset=None
                 if proposal.policy.evaluation is None

@@ -100,3 +100,25 @@ def _locked(git_dir: Path, order: list[str], inside: threading.Event) -> None:
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="not a git repository"):
         GitRepo(tmp_path)
+
+
+def test_a_symlink_in_git_is_refused_not_followed(tmp_path: Path) -> None:
+    """Git carries symlinks: a policy linked to a file outside the repository (or to a
+    device) must never be read through the link."""
+    repo = GitOpsRepo(tmp_path / "models")
+    repo.write_manifest("churn", "1")
+    (repo.path / "policies").mkdir()
+    (repo.path / "policies" / "team.yaml").symlink_to("/etc/passwd")
+    head = repo.commit("A policy that is a link")
+    with GitRepo(repo.path) as git_repo:
+        assert git_repo.read_text(head, "model-manifests/production/churn.yaml") is not None
+        with pytest.raises(UserInputError, match=r"policies/team\.yaml.*symbolic link"):
+            git_repo.read_text(head, "policies/team.yaml")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    repo = GitOpsRepo(tmp_path / "models")
+    repo.write("policies/huge.yaml", "# padding\n" * 120_000)
+    head = repo.commit("A 1.2 MB policy")
+    with GitRepo(repo.path) as git_repo, pytest.raises(UserInputError, match="1 MB|bytes"):
+        git_repo.read_text(head, "policies/huge.yaml")
