@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.domain.claims import RepositoryView
 from bot.domain.comparison import Comparison, Provenance, Task
 from bot.domain.layout import POLICY_FOLDER, is_yaml, manifest_path
 from bot.domain.manifest import (
@@ -17,7 +18,7 @@ from bot.domain.manifest import (
     Source,
 )
 from bot.domain.policy import Policy
-from bot.domain.resolution import PolicyResolutionError, resolve_policy
+from bot.domain.resolution import PolicyResolutionError, SourcedPolicy, resolve_policy
 from bot.errors import UserInputError
 from bot.evaluation import compare_metrics, evaluate_models
 from bot.forge.base import Forge
@@ -39,18 +40,34 @@ class Proposal:
     comparison: Comparison
 
 
-def read_policy(forge: Forge, model: str, environment: str, ref: str | None = None) -> Policy:
-    """The resolved policy from `policies/` at `ref` (default branch)."""
+def read_policies(forge: Forge, ref: str | None = None) -> list[SourcedPolicy]:
+    """Every policy file of `policies/` at `ref` (default branch), validated."""
     paths = [p for p in forge.list_files(POLICY_FOLDER, ref) if is_yaml(p)]
     texts = {p: forge.read_file(p, ref) or "" for p in paths}
     try:
-        return resolve_policy(load_policy_texts(texts), model, environment)
+        return load_policy_texts(texts)
     except InvalidFile as exc:
         raise UserInputError(
             f"{POLICY_FOLDER}/ has errors:\n{exc}", hint=f"run `promobot validate {POLICY_FOLDER}`"
         ) from exc
+
+
+def read_policy(forge: Forge, model: str, environment: str, ref: str | None = None) -> Policy:
+    """The resolved policy from `policies/` at `ref` (default branch)."""
+    try:
+        return resolve_policy(read_policies(forge, ref), model, environment)
     except PolicyResolutionError as exc:
         raise UserInputError(str(exc)) from exc
+
+
+def repository_view(services: Services, model: str, environment: str) -> RepositoryView:
+    """What the repository's default branch says about (model, environment): its policies,
+    and whether it holds the manifest."""
+    held = services.forge.read_file(manifest_path(model, environment)) is not None
+    return RepositoryView(
+        policies=read_policies(services.forge),
+        manifests=frozenset({(model, environment)} if held else ()),
+    )
 
 
 def read_manifest(
