@@ -41,10 +41,11 @@ class SchemaKind(StrEnum):
 
     MANIFEST = "manifest"
     POLICY = "policy"
+    DECISION = "decision"
 
 
 def schema(
-    kind: Annotated[SchemaKind, typer.Argument(help="`manifest` or `policy`.")],
+    kind: Annotated[SchemaKind, typer.Argument(help="`manifest`, `policy` or `decision`.")],
     write: Annotated[
         bool, typer.Option("--write", help="Also write the committed copy under bot/schemas/.")
     ] = False,

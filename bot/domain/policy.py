@@ -240,6 +240,21 @@ class VerifySection(_FileModel):
     )
 
 
+class Stage(_FileModel):
+    """One environment on a promotion path, and what a version must show there."""
+
+    environment: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", description="The stage's environment."
+    )
+    soak_minutes: float = Field(
+        default=0, ge=0, description="How long a version serves here before it may go on."
+    )
+    verify: bool = Field(
+        default=False,
+        description="It may go on only when its health here passes the policy's `verify` limits.",
+    )
+
+
 class PolicyFile(_FileModel):
     """One `policies/*.yaml` file as written by a team."""
 
@@ -262,9 +277,22 @@ class PolicyFile(_FileModel):
         default=None, description="`draft`, `close` or `comment` for a rejected challenger."
     )
     verify: VerifySection | None = Field(default=None, description="Post-deploy verification.")
+    stages: tuple[Stage, ...] | None = Field(
+        default=None,
+        max_length=10,
+        description="The promotion path, first stage first: a version enters the first and "
+        "goes on only after it proved itself in each.",
+    )
+
+    @model_validator(mode="after")
+    def _stages_are_distinct(self) -> PolicyFile:
+        names = [stage.environment for stage in self.stages or ()]
+        if len(set(names)) != len(names):
+            raise ValueError("stages: each environment may appear once on the path")
+        return self
 
 
-SECTIONS = ("compare", "evaluation", "approval", "schedule", "on_rejected", "verify")
+SECTIONS = ("compare", "evaluation", "approval", "schedule", "on_rejected", "verify", "stages")
 """Top-level policy sections, each resolved on its own."""
 
 
@@ -278,3 +306,4 @@ class Policy(_FileModel):
     schedule: ScheduleSection = Field(description="Deploy windows.")
     on_rejected: OnRejected = Field(description="What to do with a rejected challenger.")
     verify: VerifySection = Field(description="Post-deploy verification.")
+    stages: tuple[Stage, ...] = Field(default=(), description="The promotion path; empty: none.")

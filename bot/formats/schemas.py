@@ -10,13 +10,18 @@ from pydantic import BaseModel
 
 from bot.domain.manifest import ModelManifest
 from bot.domain.policy import PolicyFile
+from bot.domain.record import DecisionRecord
 
-SCHEMA_MODELS: dict[str, type[BaseModel]] = {"manifest": ModelManifest, "policy": PolicyFile}
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "manifest": ModelManifest,
+    "policy": PolicyFile,
+    "decision": DecisionRecord,
+}
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of `manifest` or `policy`, as editors read it."""
+    """The JSON Schema of `manifest`, `policy` or `decision`, as editors read it."""
     model = SCHEMA_MODELS[kind]
     schema = model.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
