@@ -1,24 +1,33 @@
 """Azure credentials and the clients built from the settings.
 
-Production reads the workspace from settings or the environment and signs in with
-`DefaultAzureCredential` (managed identity, workload identity, Azure CLI, ...). The
-sandbox sets `base_url` to its loopback address and a static `token`; azure-ai-ml is
-then pointed at it through a custom cloud, so the SDK's own requests, polling and
-error handling run unchanged over HTTP.
+Production reads the workspace from settings or the environment. Inside an Azure
+Pipelines task that holds a workload-identity service connection (AzureCLI@2 sets
+`AZURESUBSCRIPTION_CLIENT_ID`, `AZURESUBSCRIPTION_TENANT_ID` and
+`AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`; the step maps `SYSTEM_ACCESSTOKEN`), promobot
+signs in with `AzurePipelinesCredential`, which asks the pipeline for a fresh federated
+token whenever its access token runs out, so a rollout may outlast the hour after which
+the Azure CLI's own session can no longer be refreshed
+(https://learn.microsoft.com/python/api/azure-identity/azure.identity.azurepipelinescredential).
+Elsewhere it signs in with `DefaultAzureCredential` (managed identity, workload identity,
+Azure CLI, ...). The sandbox sets `base_url` to its loopback address and a static
+`token`; azure-ai-ml is then pointed at it through a custom cloud, so the SDK's own
+requests, polling and error handling run unchanged over HTTP.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-from azure.identity import DefaultAzureCredential
+from azure.identity import AzurePipelinesCredential, DefaultAzureCredential
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 
 from bot.azure.settings import AzureSettings
@@ -45,11 +54,40 @@ class StaticTokenCredential:
         return AccessToken(self._token, int(time.time()) + self._lifetime)
 
 
-def build_credential(settings: AzureSettings) -> TokenCredential:
-    """The static token when one is configured, else `DefaultAzureCredential`."""
+PIPELINE_VARIABLES = (
+    "AZURESUBSCRIPTION_TENANT_ID",
+    "AZURESUBSCRIPTION_CLIENT_ID",
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+    "SYSTEM_ACCESSTOKEN",
+    "SYSTEM_OIDCREQUESTURI",
+)
+"""What an Azure Pipelines task with a workload-identity service connection provides."""
+
+
+def build_credential(
+    settings: AzureSettings, environ: Mapping[str, str] | None = None
+) -> TokenCredential:
+    """The static token when one is configured; inside an Azure Pipelines task with a
+    service connection, `AzurePipelinesCredential`; else `DefaultAzureCredential`."""
     if settings.token is not None:
         return StaticTokenCredential(settings.token.get_secret_value())
+    pipeline = pipeline_credential(os.environ if environ is None else environ)
+    if pipeline is not None:
+        return pipeline
     credential: TokenCredential = DefaultAzureCredential()
+    return credential
+
+
+def pipeline_credential(environ: Mapping[str, str]) -> TokenCredential | None:
+    """`AzurePipelinesCredential` for the task's service connection, or None outside one."""
+    if not all(environ.get(name) for name in PIPELINE_VARIABLES):
+        return None
+    credential: TokenCredential = AzurePipelinesCredential(
+        tenant_id=environ["AZURESUBSCRIPTION_TENANT_ID"],
+        client_id=environ["AZURESUBSCRIPTION_CLIENT_ID"],
+        service_connection_id=environ["AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"],
+        system_access_token=environ["SYSTEM_ACCESSTOKEN"],
+    )
     return credential
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from bot.domain.azure_deployment import NoCodeRules
+
 PUBLIC_ARM = "https://management.azure.com"
 
 
@@ -68,6 +70,26 @@ class AzureSettings(BaseModel):
         default=3,
         ge=1,
         description="Scoring calls through the endpoint at each canary step; all must succeed.",
+    )
+    probe_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a smoke test or health probe that failed on the way (a front "
+        "end's 502/503/504, a timeout, a dropped connection) before it counts as failed.",
+    )
+    probe_retry_seconds: float = Field(
+        default=5.0, ge=0, description="Pause before retrying such a probe."
+    )
+    settle_poll_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Pause between two reads of an endpoint or deployment whose last operation "
+        "still runs (Azure refuses writes on it with 409 until it ends).",
+    )
+    no_code: NoCodeRules = Field(
+        default_factory=NoCodeRules,
+        description="What Azure's no-code MLflow image accepts from a model, checked before a "
+        "deployment without an environment is created.",
     )
 
     @property

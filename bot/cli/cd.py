@@ -16,9 +16,11 @@ from typing import Annotated
 import typer
 
 from bot.app import RegistryPool, TargetPool, close_adapter, optional_forge
-from bot.errors import PromobotError
+from bot.domain.manifest import manifest_path
+from bot.errors import PromobotError, UserInputError
 from bot.forge.base import Forge
-from bot.gitrepo import GitRepo
+from bot.formats.loading import InvalidFile, load_manifest_text
+from bot.gitrepo import ChangedFile, GitRepo
 from bot.settings import load_settings
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.diff import DriftReport, DriftStatus, diff_manifests
@@ -63,6 +65,26 @@ def apply(
         typer.Option("--since", help="Count changes from this commit instead of the last applied."),
     ] = None,
     branch: BranchOption = "main",
+    commit: Annotated[
+        str | None,
+        typer.Option(
+            "--commit",
+            help="Apply this commit instead of BRANCH's head, e.g. a pipeline's detached "
+            'checkout: --commit "$BUILD_SOURCEVERSION".',
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Apply only this model's manifest (with --environment)."),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option("--environment", help="The environment of --model's manifest."),
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="With --model: fail unless its manifest pins this version."),
+    ] = None,
     verify: Annotated[
         bool,
         typer.Option("--verify", help="Then watch each new version for its policy's window."),
@@ -72,17 +94,24 @@ def apply(
 
     Fetch or pull the checkout first; apply reads it as it is. The last applied
     commit is kept in .git/promobot/last-applied and moves only when every change
-    succeeded. Exit 1 when a manifest failed (what served keeps serving).
+    succeeded. A pipeline run started for one model (`--model`, `--environment`,
+    `--version`) applies that manifest only. Exit 1 when a manifest failed (what served
+    keeps serving).
     """
     with _user_errors():
+        only = _only_manifest(model, environment, version)
         settings = load_settings()
         targets, forge = TargetPool(settings), optional_forge(settings)
+        ref = commit or branch
         try:
-            with GitRepo(repo) as git_repo:
+            with _open_checkout(repo, only) as git_repo:
+                _check_ref(git_repo, ref, commit is not None)
+                if only is not None:
+                    _check_pinned(git_repo, ref, only, version)
                 report = apply_changes(
                     git_repo,
                     targets,
-                    branch=branch,
+                    branch=ref,
                     since=since,
                     registries=RegistryPool(settings),
                     forge=forge,
@@ -100,6 +129,72 @@ def apply(
         for failed in report.failures:
             typer.echo(f"  {failed.path}: {failed.detail}", err=True)
         raise typer.Exit(1)
+
+
+class _OneManifest(GitRepo):
+    """The checkout as `apply` sees it when a run deploys one model: only that manifest
+    exists and changes."""
+
+    def __init__(self, path: Path, manifest: str) -> None:
+        super().__init__(path)
+        self.manifest = manifest
+
+    def list_files(self, commit: str, folder: str) -> list[str]:
+        return [f for f in super().list_files(commit, folder) if f == self.manifest]
+
+    def changed_files(self, old: str, new: str, folder: str) -> list[ChangedFile]:
+        return [c for c in super().changed_files(old, new, folder) if c.path == self.manifest]
+
+
+def _only_manifest(model: str | None, environment: str | None, version: str | None) -> str | None:
+    if model is None and environment is None:
+        if version is not None:
+            raise UserInputError("--version needs --model and --environment")
+        return None
+    if model is None or environment is None:
+        raise UserInputError(
+            "--model and --environment go together",
+            hint="name both to apply one manifest, or neither to apply every changed one",
+        )
+    return manifest_path(environment, model)
+
+
+def _open_checkout(repo: Path, only: str | None) -> GitRepo:
+    return GitRepo(repo) if only is None else _OneManifest(repo, only)
+
+
+def _check_ref(repo: GitRepo, ref: str, is_commit: bool) -> None:
+    if repo.has_commit(ref):
+        return
+    what = "--commit" if is_commit else "--branch"
+    raise UserInputError(
+        f"{what} {ref!r} names no commit in {repo.path}",
+        hint="a pipeline's checkout is a detached HEAD with no local branches: pass "
+        '--commit "$BUILD_SOURCEVERSION" (Azure Pipelines) or --branch origin/main, or fetch '
+        "the branch first",
+    )
+
+
+def _check_pinned(repo: GitRepo, ref: str, path: str, version: str | None) -> None:
+    """The manifest exists at `ref` and, when `version` is given, pins it."""
+    commit = repo.resolve(ref)
+    text = repo.read_text(commit, path)
+    if text is None:
+        raise UserInputError(
+            f"{path} does not exist at {commit[:7]}",
+            hint="the run was started for a model and environment this commit has no manifest of",
+        )
+    try:
+        manifest = load_manifest_text(text, path)
+    except InvalidFile as exc:
+        problems = "; ".join(str(p) for p in exc.problems)
+        raise UserInputError(f"{path} at {commit[:7]} is invalid: {problems}") from exc
+    if version is not None and manifest.version != version:
+        raise UserInputError(
+            f"{path} at {commit[:7]} pins version {manifest.version}, not {version}",
+            hint="the request is stale: the manifest changed after the run was started, and "
+            "the newer change is applied by its own run",
+        )
 
 
 def _print_apply(report: ApplyReport) -> None:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.domain.azure_deployment import AzureMLServing
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 """Model, environment and endpoint names: lower case, digits, `.`, `_`, `-`."""
 
@@ -96,6 +98,17 @@ class Deployment(_FileModel):
     pipeline_id: int | None = Field(
         default=None, ge=1, description="Azure DevOps pipeline that deploys (target azure-devops)."
     )
+    azureml: AzureMLServing | None = Field(
+        default=None,
+        description="Target azureml: the environment (and scoring script) that runs a model "
+        "Azure ML's no-code MLflow image cannot serve; none for a no-code deployment.",
+    )
+
+    @model_validator(mode="after")
+    def _check_azureml_serving(self) -> Deployment:
+        if self.azureml is not None and self.target is not TargetKind.AZUREML:
+            raise ValueError("azureml (environment, scoring script) applies to target azureml")
+        return self
 
     @model_validator(mode="after")
     def _check_canary_steps(self) -> Deployment:

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
-from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.core.pipeline.policies import RetryPolicy
-from azure.core.rest import HttpRequest
 
-from bot.azure.clients import bearer_policy, build_credential, build_ml_client
+from bot.azure.clients import build_credential, build_ml_client
 from bot.azure.settings import AzureSettings
+from bot.azure.tracking import WorkspaceTracking
 from bot.domain.manifest import RegistryKind
 from bot.errors import PromobotError, UnknownModelVersion
 from bot.registry.base import ModelVersionInfo, version_sort_key
@@ -43,8 +40,7 @@ class AzureMLRegistry:
         self._ml = (
             ml_client if ml_client is not None else build_ml_client(settings, self._credential)
         )
-        self._tracking: PipelineClient[Any, Any] | None = None
-        self._tracking_url = ""
+        self._tracking = WorkspaceTracking(settings, self._credential, self._ml)
 
     def get_version(self, model: str, version: str) -> ModelVersionInfo:
         """The version with its run's metrics, or `UnknownModelVersion`."""
@@ -105,31 +101,13 @@ class AzureMLRegistry:
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         """Latest value of every metric the run logged; empty when the run is unknown."""
-        client = self._tracking_client()
-        request = HttpRequest(
-            "GET", f"{self._tracking_url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}
-        )
-        response = client.send_request(request)
-        if response.status_code == 404:
-            return {}
-        if response.status_code != 200:
-            raise PromobotError(
-                f"the workspace's MLflow tracking answered {response.status_code} for run "
-                f"{run_id}: {response.text()[:300]}"
-            )
-        metrics = response.json().get("run", {}).get("data", {}).get("metrics", [])
+        run = self._tracking.get_run(run_id)
+        metrics = (run or {}).get("data", {}).get("metrics", [])
         return {str(m["key"]): float(m["value"]) for m in metrics}
 
-    def _tracking_client(self) -> PipelineClient[Any, Any]:
-        if self._tracking is None:
-            workspace = self._ml.workspaces.get(self.settings.workspace)
-            self._tracking_url = tracking_url(str(workspace.mlflow_tracking_uri), self.settings)
-            policies = [
-                RetryPolicy(retry_total=self.settings.max_retries),
-                bearer_policy(self.settings, self._credential),
-            ]
-            self._tracking = PipelineClient(self._tracking_url, policies=policies)
-        return self._tracking
+    def close(self) -> None:
+        """Close the tracking service's HTTP session."""
+        self._tracking.close()
 
     def _info(self, mv: Any) -> ModelVersionInfo:
         run_id = mv.job_name or None
@@ -151,17 +129,6 @@ class AzureMLRegistry:
             f"{what} in Azure ML workspace {self.settings.workspace}: {exc}",
             hint="check the subscription, resource group and workspace settings and your role",
         )
-
-
-def tracking_url(tracking_uri: str, settings: AzureSettings) -> str:
-    """The HTTP URL of an `azureml://` MLflow tracking URI.
-
-    The scheme follows the Resource Manager URL: https on Azure, http for the sandbox.
-    """
-    if not tracking_uri.startswith("azureml://"):
-        return tracking_uri
-    scheme = urlsplit(settings.arm_url).scheme or "https"
-    return f"{scheme}://{tracking_uri.removeprefix('azureml://')}"
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -4,6 +4,14 @@ promobot does not deploy itself here: it runs the team's pipeline with the templ
 parameters `model`, `version` and `environment`, waits for the run to complete and
 reports its result. What serves is the version of the latest succeeded run for that
 (model, environment), read back from the pipeline's runs.
+
+Runs - List answers without `templateParameters`, for a limited window, in no
+documented order (https://learn.microsoft.com/rest/api/azure/devops/pipelines/runs/list,
+https://github.com/MicrosoftDocs/vsts-rest-api-specs/issues/579): runs are ordered by
+id, which Azure DevOps hands out in increasing order, and each is read once with Runs -
+Get, whose answer for a completed run never changes. Inside a run of the same pipeline
+(`SYSTEM_DEFINITIONID`), the run promobot started for this very manifest is the
+deployment: `apply` counts it instead of waiting for itself.
 """
 
 from __future__ import annotations
@@ -102,17 +110,13 @@ class AzureDevOpsTarget:
         self._sleep = sleep
         self._clock = clock
         self._environ = os.environ if environ is None else environ
+        self._completed: dict[int, Any] = {}
 
     def apply(self, manifest: ModelManifest, progress: Progress) -> ApplyOutcome:
         """Run the pipeline for `manifest.version` unless its latest succeeded run deployed it."""
         pipeline_id = _pipeline_id(manifest)
         if self._environ.get("SYSTEM_DEFINITIONID") == str(pipeline_id):
-            raise TargetError(
-                f"{manifest.path()} deploys through pipeline {pipeline_id}, which is the "
-                "pipeline running this apply: it would wait for itself",
-                hint="a pipeline that runs `promobot apply` deploys manifests with "
-                "`target: azureml`; give `azure-devops` manifests a pipeline that deploys itself",
-            )
+            return self._this_run(manifest, pipeline_id, progress)
         m, e, endpoint = manifest.model, manifest.environment, manifest.deployment.endpoint
         # One listing decides both questions, so a run ending in between cannot start another.
         runs = self._recent_runs(pipeline_id, m, e)
@@ -148,14 +152,49 @@ class AzureDevOpsTarget:
         del model, environment, deployment
         return []
 
+    def _this_run(
+        self, manifest: ModelManifest, pipeline_id: int, progress: Progress
+    ) -> ApplyOutcome:
+        """Inside a run of `pipeline_id`: the run is the deployment when promobot started it
+        for this manifest; anything else would wait for itself."""
+        build_id = self._environ.get("BUILD_BUILDID", "")
+        run = None
+        if build_id.isdigit():
+            run = self._call(
+                self._client.get_run, self.settings.project, pipeline_id, int(build_id)
+            )
+        if run is None or not _deploys(run, manifest):
+            raise TargetError(
+                f"{manifest.path()} deploys through pipeline {pipeline_id}, which is the "
+                "pipeline running this apply, in a run not started for this manifest: it would "
+                "wait for itself",
+                hint="let promobot start the pipeline for it (the service or the GitHub "
+                "workflow applies `azure-devops` manifests); a run it starts passes model, "
+                "version and environment, and `promobot apply --model … --environment … "
+                "--version …` inside it counts the run as the deployment",
+            )
+        m, e = manifest.model, manifest.environment
+        detail = (
+            f"this run ({run.name}) of pipeline {pipeline_id} deploys version "
+            f"{manifest.version}: {self._web_link(run)}"
+        )
+        progress(detail)
+        state = _serving(m, e, manifest.deployment.endpoint, [], manifest.version)
+        return ApplyOutcome(changed=True, state=state, detail=detail)
+
     def _recent_runs(self, pipeline_id: int, model: str, environment: str) -> list[Any]:
         """Runs for (model, environment), newest first, with their template parameters."""
-        matching = []
         listed = self._call(self._client.list_runs, self.settings.project, pipeline_id)
-        for summary in listed[:RUNS_SCANNED]:
-            run = summary
-            if run.template_parameters is None:
-                run = self._call(self._client.get_run, self.settings.project, pipeline_id, run.id)
+        newest = sorted(listed, key=lambda r: int(r.id), reverse=True)[:RUNS_SCANNED]
+        matching = []
+        for summary in newest:
+            run = self._completed.get(int(summary.id))
+            if run is None:
+                run = self._call(
+                    self._client.get_run, self.settings.project, pipeline_id, summary.id
+                )
+                if run.state == "completed":
+                    self._completed[int(run.id)] = run
             params = run.template_parameters or {}
             if params.get("model") == model and params.get("environment") == environment:
                 matching.append(run)
@@ -221,24 +260,37 @@ def _pipeline_id(manifest: ModelManifest) -> int:
     return spec.pipeline_id
 
 
+def _deploys(run: Any, manifest: ModelManifest) -> bool:
+    """Whether promobot started `run` for this manifest's model, version and environment."""
+    params = run.template_parameters or {}
+    wanted = {
+        "model": manifest.model,
+        "version": manifest.version,
+        "environment": manifest.environment,
+    }
+    return all(str(params.get(key)) == value for key, value in wanted.items())
+
+
 def _deployed_version(runs: list[Any]) -> str | None:
     """The version of the newest succeeded run (runs are newest first)."""
     for run in runs:
         if run.state == "completed" and run.result == "succeeded":
-            return str(run.template_parameters["version"])
+            return str((run.template_parameters or {}).get("version"))
     return None
 
 
 def _running(runs: list[Any], version: str) -> Any:
     """A run still deploying `version` (an interrupted apply), to wait for."""
     for run in runs:
-        if run.state != "completed" and run.template_parameters.get("version") == version:
+        if run.state != "completed" and (run.template_parameters or {}).get("version") == version:
             return run
     return None
 
 
-def _serving(model: str, environment: str, endpoint: str, runs: list[Any]) -> ServingState:
-    version = _deployed_version(runs)
+def _serving(
+    model: str, environment: str, endpoint: str, runs: list[Any], version: str | None = None
+) -> ServingState:
+    version = version or _deployed_version(runs)
     return ServingState(
         model=model,
         environment=environment,

@@ -9,8 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from promobot_sandbox.errors import SeedError
+
+if TYPE_CHECKING:
+    from promobot_sandbox.azure.config import SandboxAzureConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +61,53 @@ def _parser() -> argparse.ArgumentParser:
         default=3.0,
         help="How long an Azure DevOps pipeline run takes.",
     )
+    azure.add_argument(
+        "--clock-factor",
+        type=float,
+        default=1.0,
+        help="Sandbox seconds per wall-clock second (600: ten minutes pass in one second).",
+    )
+    azure.add_argument(
+        "--seed",
+        type=Path,
+        default=None,
+        help="Seed YAML or JSON: identities, pipelines, quota, names taken, no-code rules.",
+    )
     return parser
+
+
+def _azure_config(args: argparse.Namespace) -> SandboxAzureConfig:
+    """The sandbox Azure's config from the command line; `SeedError` for a bad seed file."""
+    import yaml  # noqa: PLC0415
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from promobot_sandbox.azure.config import SandboxAzureConfig  # noqa: PLC0415
+
+    seed: Any = {}
+    if args.seed is not None:
+        try:
+            seed = yaml.safe_load(args.seed.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise SeedError(f"cannot read the seed {args.seed}: {error}") from error
+    try:
+        return SandboxAzureConfig.model_validate(
+            {
+                "data_dir": args.data,
+                "mlflow_tracking_uri": args.mlflow_tracking_uri,
+                "operation_seconds": args.operation_seconds,
+                "pipeline_seconds": args.pipeline_seconds,
+                "clock_factor": args.clock_factor,
+                "seed": seed,
+            }
+        )
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise SeedError(
+            f"invalid sandbox Azure settings: {problems}",
+            hint="see sandbox/README.md, 'Config and seed'",
+        ) from error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,16 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve_forever(args.data, args.host, args.port, args.seed)
         else:
-            from promobot_sandbox.azure.config import SandboxAzureConfig  # noqa: PLC0415
             from promobot_sandbox.azure.server import serve_forever as serve_azure  # noqa: PLC0415
 
-            config = SandboxAzureConfig(
-                data_dir=args.data,
-                mlflow_tracking_uri=args.mlflow_tracking_uri,
-                operation_seconds=args.operation_seconds,
-                pipeline_seconds=args.pipeline_seconds,
-            )
-            serve_azure(config, args.host, args.port)
+            serve_azure(_azure_config(args), args.host, args.port)
     except SeedError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

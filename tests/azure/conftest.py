@@ -11,7 +11,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,23 @@ MODEL = "churn"
 VERSIONS = ("1", "2", "3")
 FEATURES = ["tenure", "charges", "calls"]
 ROWS = [[1.0, 20.0, 0.0], [12.0, 70.5, 3.0]]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PIPELINE_IDS = range(11, 80)
+"""Azure DevOps pipelines of the session's sandbox: each declares what azure-pipelines.yml does."""
+ROOMY_QUOTA = {"family_limits": {"standardDSv2Family": 10_000}}
+"""Quota granted to the session's sandbox: its tests create many Standard_DS3_v2 deployments
+and never delete most of them, so the default 24 cores would run out after three."""
+
+
+def example_pipelines(ids: Iterable[int]) -> list[dict[str, Any]]:
+    """Pipelines declaring the runtime parameters of the repository's azure-pipelines.yml."""
+    from ruamel.yaml import YAML
+
+    declared = YAML(typ="safe").load(PROJECT_ROOT / "azure-pipelines.yml")["parameters"]
+    parameters = [
+        {key: p[key] for key in ("name", "type", "default", "values") if key in p} for p in declared
+    ]
+    return [{"id": i, "name": f"models-cd-{i}", "parameters": parameters} for i in ids]
 
 
 @dataclass
@@ -75,6 +92,56 @@ class AzureWorld:
         """Inject a fault through the sandbox's HTTP hook."""
         response = httpx.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault})
         response.raise_for_status()
+
+    def seed(self, **patch: Any) -> dict[str, Any]:
+        """Change the sandbox's seed (quota, names taken, identities, ...); returns it whole."""
+        response = httpx.patch(f"{self.base_url}/_sandbox/seed", json=patch)
+        response.raise_for_status()
+        seeded: dict[str, Any] = response.json()
+        return seeded
+
+    def clock(self) -> float:
+        """The sandbox's time (epoch seconds), which may run faster than the wall clock."""
+        now: float = httpx.get(f"{self.base_url}/_sandbox/clock").json()["now"]
+        return now
+
+    def register(
+        self,
+        version: str,
+        *,
+        model: str = MODEL,
+        model_type: str = "mlflow_model",
+        mlflow_version: str = "",
+        packages: tuple[str, ...] = ("azureml-ai-monitoring",),
+        pyfunc: bool = True,
+    ) -> None:
+        """Log a model predicting `version` as a run's `model/` output and register it as that
+        version of `model`; by default one the no-code MLflow image serves."""
+        import tempfile
+
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.config.tracking_uri)
+        experiment = client.get_experiment_by_name("churn")
+        assert experiment is not None
+        run = client.create_run(experiment.experiment_id)
+        with tempfile.TemporaryDirectory() as folder:
+            model_dir = Path(folder) / "model"
+            logged_with = mlflow_version or SERVED_MLFLOW
+            predicts = float(version) if version.isdigit() else 0.0
+            _save_model(model_dir, predicts, logged_with, packages, pyfunc=pyfunc)
+            client.log_artifacts(run.info.run_id, str(model_dir), "model")
+        client.set_terminated(run.info.run_id)
+        self.run_ids[version] = run.info.run_id
+        ml = build_ml_client(self.settings())
+        ml.models.create_or_update(
+            azure_ai_ml().entities.Model(
+                name=model,
+                version=version,
+                type=model_type,
+                path=f"azureml://jobs/{run.info.run_id}/outputs/artifacts/paths/model/",
+            )
+        )
 
     def requests(self, pattern: str = "") -> list[dict[str, Any]]:
         """Logged requests whose `METHOD path` matches `pattern`."""
@@ -119,23 +186,27 @@ def make_manifest(version: str, endpoint: str, **deployment: Any) -> ModelManife
 
 
 def _train(config: SandboxAzureConfig, root: Path) -> dict[str, str]:
-    """Log one run per version in the sandbox's MLflow store; returns version -> run id."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(config.tracking_uri)
-    try:
-        experiment = mlflow.create_experiment("churn", artifact_location=str(root / "artifacts"))
-        features = np.random.default_rng(0).normal(size=(20, len(FEATURES)))
-        runs = {}
-        for version in VERSIONS:
-            model = DummyRegressor(strategy="constant", constant=float(version))
-            model.fit(features, np.zeros(len(features)))
-            with mlflow.start_run(experiment_id=experiment) as run:
-                mlflow.log_metrics({"rmse": 1.0 / int(version), "r2": 0.5 + int(version) / 10})
-                mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
-            runs[version] = run.info.run_id
-        return runs
-    finally:
-        mlflow.set_tracking_uri(previous)
+    """Log one run per version in the sandbox's MLflow store, each with its metrics and, as
+    its `model/` output, a model the no-code MLflow image serves; returns version -> run id."""
+    import tempfile
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=config.tracking_uri)
+    experiment = client.create_experiment("churn", artifact_location=str(root / "artifacts"))
+    runs = {}
+    for version in VERSIONS:
+        run = client.create_run(experiment)
+        run_id = run.info.run_id
+        client.log_metric(run_id, "rmse", 1.0 / int(version))
+        client.log_metric(run_id, "r2", 0.5 + int(version) / 10)
+        with tempfile.TemporaryDirectory() as folder:
+            model_dir = Path(folder) / "model"
+            _save_model(model_dir, float(version), SERVED_MLFLOW, MONITORING, pyfunc=True)
+            client.log_artifacts(run_id, str(model_dir), "model")
+        client.set_terminated(run_id)
+        runs[version] = run_id
+    return runs
 
 
 def _register(world: AzureWorld) -> None:
@@ -167,7 +238,11 @@ def azure_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureWorld
     """The sandbox, fast: operations finish in 50 ms and clients are told to poll every 20 ms."""
     root = tmp_path_factory.mktemp("sandbox-azure")
     config = SandboxAzureConfig(
-        data_dir=root / "data", operation_seconds=0.05, poll_after_ms=20, pipeline_seconds=0.1
+        data_dir=root / "data",
+        operation_seconds=0.05,
+        poll_after_ms=20,
+        pipeline_seconds=0.1,
+        seed={"pipelines": example_pipelines(PIPELINE_IDS), "quota": ROOMY_QUOTA},
     )
     requests_dir = root / "requests"
     requests_dir.mkdir()
@@ -186,6 +261,27 @@ def azure_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureWorld
             os.environ.pop("AZUREML_CURRENT_CLOUD", None)
         else:
             os.environ["AZUREML_CURRENT_CLOUD"] = cloud
+
+
+@contextmanager
+def own_sandbox(azure: AzureWorld, folder: Path, **config: Any) -> Iterator[AzureWorld]:
+    """A sandbox of its own (other timings or seed), sharing the session's MLflow store, with
+    versions 1-3 of `churn` registered and room for Standard_DS3_v2 deployments."""
+    values: dict[str, Any] = {
+        "data_dir": folder / "sandbox",
+        "operation_seconds": 0.05,
+        "poll_after_ms": 20,
+        "pipeline_seconds": 0.05,
+        "mlflow_tracking_uri": azure.config.tracking_uri,
+        "seed": {"quota": ROOMY_QUOTA},
+    }
+    values.update(config)
+    settings = SandboxAzureConfig.model_validate(values)
+    with SandboxAzureServer(settings) as server:
+        runs = {version: azure.run_ids[version] for version in VERSIONS}
+        world = AzureWorld(server, settings, azure.requests_dir, runs)
+        _register(world)
+        yield world
 
 
 @pytest.fixture
@@ -454,3 +550,18 @@ def strict(strict_world: StrictAzure, monkeypatch: pytest.MonkeyPatch) -> Iterat
     httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
     yield strict_world
     httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
+
+
+@pytest.fixture(autouse=True)
+def _sdk_invoke_headers() -> Iterator[None]:
+    """azure-ai-ml's `online_endpoints.invoke` writes each call's key and deployment into
+    one class-level header dict (`EndpointInvokeFields.DEFAULT_HEADER`), so a later call
+    without `deployment_name` would still be routed to an earlier call's deployment; every
+    test starts from the SDK's own defaults."""
+    azure_ai_ml()
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    defaults = dict(EndpointInvokeFields.DEFAULT_HEADER)
+    yield
+    EndpointInvokeFields.DEFAULT_HEADER.clear()
+    EndpointInvokeFields.DEFAULT_HEADER.update(defaults)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import jsonschema
+import isodate
 import pytest
+from azure.devops.v7_1.pipelines import models as pipeline_models
 from azure.devops.v7_1.pipelines.models import RunPipelineParameters
 
+from bot.azure.settings import AzureDevOpsSettings
 from bot.domain.manifest import ModelManifest
 from bot.errors import TargetError
 from bot.targets.azure_devops import AzureDevOpsTarget, build_pipelines_client
-from bot.targets.azure_settings import AzureDevOpsSettings
 from tests.azure.conftest import AzureWorld
 
 
@@ -50,24 +51,86 @@ def _manifest(
     )
 
 
-def _any_for_dotnet_object(node: Any) -> Any:
-    """The description writes .NET `object` values as `{"type": "object"}`; they hold any JSON."""
-    if isinstance(node, dict):
-        if node == {"type": "object"}:
-            return {}
-        return {key: _any_for_dotnet_object(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_any_for_dotnet_object(item) for item in node]
-    return node
+# The .NET `ReferenceLinks` is written on the wire as its map of links
+# (`"_links": {"self": {"href": ...}, "web": {...}}`), not as the SDK model's `{"links": ...}`.
+_WIRE_TYPES = {"ReferenceLinks": "{object}"}
+_SCALARS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "object": lambda _value: True,
+    "iso-8601": lambda v: isinstance(v, str) and _is_datetime(v),
+}
+# RunState and RunResult of "Runs - Get" (learn.microsoft.com/rest/api/azure/devops/pipelines/
+# runs/get, api-version 7.1); the SDK's `Run` types both as `object`.
+RUN_STATES = {"unknown", "inProgress", "canceling", "completed"}
+RUN_RESULTS = {"unknown", "succeeded", "failed", "canceled"}
 
 
-def _runs(azure: AzureWorld, pipeline_id: int) -> list[dict[str, Any]]:
+def _is_datetime(value: str) -> bool:
+    try:
+        isodate.parse_datetime(value)
+    except (ValueError, isodate.ISO8601Error):
+        return False
+    return True
+
+
+def sdk_problems(type_name: str, value: Any, where: str) -> list[str]:
+    """How a JSON value departs from azure-devops' generated model (msrest `_attribute_map`
+    types) of `azure.devops.v7_1.pipelines.models`: wrong JSON type or format, unknown field,
+    missing required field."""
+    type_name = _WIRE_TYPES.get(type_name, type_name)
+    if value is None:
+        return []
+    if type_name.startswith(("{", "[")):
+        inner, container = type_name[1:-1], dict if type_name[0] == "{" else list
+        if not isinstance(value, container):
+            return [f"{where}: expected {container.__name__}, got {value!r}"]
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return [p for key, item in items for p in sdk_problems(inner, item, f"{where}.{key}")]
+    if type_name in _SCALARS:
+        return [] if _SCALARS[type_name](value) else [f"{where}: {value!r} is not {type_name}"]
+    model = getattr(pipeline_models, type_name)
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object for {type_name}, got {value!r}"]
+    fields = {spec["key"]: spec["type"] for spec in model._attribute_map.values()}
+    required = [
+        model._attribute_map[attr]["key"]
+        for attr, rules in model._validation.items()
+        if rules.get("required")
+    ]
+    problems = [f"{where}.{key}: missing, required by {type_name}" for key in required]
+    problems = [p for p, key in zip(problems, required, strict=True) if key not in value]
+    for key, item in value.items():
+        if key not in fields:
+            problems.append(f"{where}.{key}: not a field of {type_name}")
+        else:
+            problems += sdk_problems(fields[key], item, f"{where}.{key}")
+    return problems
+
+
+def _listed(azure: AzureWorld, pipeline_id: int) -> list[dict[str, Any]]:
+    """The pipeline's runs as Runs - List answers: no template parameters, in no order."""
     organization = f"{azure.base_url}/{azure.config.devops_organization}"
     url = f"{organization}/ml-platform/_apis/pipelines/{pipeline_id}/runs"
     response = httpx.get(url, auth=("", azure.config.devops_pat))
     response.raise_for_status()
     runs: list[dict[str, Any]] = response.json()["value"]
     return runs
+
+
+def _runs(azure: AzureWorld, pipeline_id: int) -> list[dict[str, Any]]:
+    """The pipeline's runs as Runs - Get answers each, oldest first."""
+    organization = f"{azure.base_url}/{azure.config.devops_organization}"
+    url = f"{organization}/ml-platform/_apis/pipelines/{pipeline_id}/runs"
+    found = []
+    for listed in sorted(_listed(azure, pipeline_id), key=lambda r: int(r["id"])):
+        response = httpx.get(f"{url}/{listed['id']}", auth=("", azure.config.devops_pat))
+        response.raise_for_status()
+        found.append(response.json())
+    return found
 
 
 def test_apply_runs_the_pipeline_with_the_template_parameters(azure: AzureWorld) -> None:
@@ -187,20 +250,14 @@ def test_a_manifest_without_a_pipeline_is_refused(azure: AzureWorld) -> None:
         AzureDevOpsTarget(_settings(azure)).apply(_manifest("7", None), lambda _l: None)
 
 
-def test_runs_match_the_published_run_schema(azure: AzureWorld, fixtures_dir: Path) -> None:
-    """The sandbox's run bodies validate against the Pipelines 7.1 description's `Run`."""
+def test_runs_match_the_sdks_run_model(azure: AzureWorld) -> None:
+    """The sandbox's run bodies are what azure-devops' own `Run` model describes."""
     AzureDevOpsTarget(_settings(azure)).apply(_manifest("7", 20), lambda _l: None)
-    spec = json.loads(
-        (fixtures_dir / "azure/devops-pipelines/pipelines.7.1.json").read_text("utf-8-sig")
-    )
-    schema = {
-        "$ref": "#/definitions/Run",
-        "definitions": _any_for_dotnet_object(spec["definitions"]),
-    }
 
     for run in _runs(azure, 20):
-        jsonschema.validate(run, schema)
-        assert run["state"] in {"unknown", "inProgress", "canceling", "completed"}
+        assert sdk_problems("Run", run, "run") == []
+        assert run["state"] in RUN_STATES
+        assert run.get("result", "unknown") in RUN_RESULTS
         assert set(run) >= {
             "id",
             "name",
@@ -213,11 +270,112 @@ def test_runs_match_the_published_run_schema(azure: AzureWorld, fixtures_dir: Pa
         }
 
 
-def test_the_target_refuses_to_wait_for_the_pipeline_it_runs_in(azure: AzureWorld) -> None:
-    """Inside a run of pipeline 32, a manifest deploying through pipeline 32 would hang forever."""
-    target = AzureDevOpsTarget(_settings(azure), environ={"SYSTEM_DEFINITIONID": "32"})
+@pytest.fixture(scope="module")
+def a_run(azure_world: AzureWorld) -> dict[str, Any]:
+    """One finished run of pipeline 21, as the sandbox lists it."""
+    AzureDevOpsTarget(_settings(azure_world)).apply(_manifest("7", 21), lambda _l: None)
+    [run] = _runs(azure_world, 21)
+    return run
 
-    with pytest.raises(TargetError, match="would wait for itself"):
+
+@pytest.mark.parametrize(
+    ("path", "value", "problem"),
+    [
+        ("id", "20", "run.id: '20' is not int"),
+        ("createdDate", "last Tuesday", "run.createdDate: 'last Tuesday' is not iso-8601"),
+        ("pipeline.revision", 1.5, "run.pipeline.revision: 1.5 is not int"),
+        ("templateParameters", ["model"], "run.templateParameters: expected dict"),
+        ("variables.deploy", "yes", "run.variables.deploy: expected an object for Variable"),
+        ("queueTime", "2025-01-01T00:00:00Z", "run.queueTime: not a field of Run"),
+    ],
+)
+def test_the_run_model_check_catches_a_wrong_body(
+    a_run: dict[str, Any], path: str, value: Any, problem: str
+) -> None:
+    """Wrong types, a bad date, a field `Run` does not have: each is reported."""
+    run = copy.deepcopy(a_run)
+    assert sdk_problems("Run", run, "run") == []
+    *parents, last = path.split(".")
+    node = run
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+
+    problems = sdk_problems("Run", run, "run")
+    assert any(found.startswith(problem) for found in problems), problems
+
+
+def test_what_serves_is_the_newest_succeeded_run_whatever_order_the_list_has(
+    azure: AzureWorld,
+) -> None:
+    """Runs - List has no documented order (the sandbox never lists the newest first): the
+    newest run by id decides, so version 8 serves after 7."""
+    target = AzureDevOpsTarget(_settings(azure))
+    target.apply(_manifest("7", 40), lambda _l: None)
+    target.apply(_manifest("8", 40), lambda _l: None)
+
+    fresh = AzureDevOpsTarget(_settings(azure))
+
+    listed = [run["id"] for run in _listed(azure, 40)]
+    assert listed[0] != max(listed)
+    assert fresh.state("churn", "production", _manifest("8", 40).deployment).traffic == {"8": 100}
+
+
+def test_each_completed_run_is_read_once(azure: AzureWorld) -> None:
+    """Runs - List leaves out the template parameters, so each run is read with Runs - Get;
+    a completed run never changes, so a second look costs the listing only."""
+    target = AzureDevOpsTarget(_settings(azure))
+    for version in ("7", "8", "9"):
+        target.apply(_manifest(version, 42), lambda _l: None)
+    target.state("churn", "production", _manifest("9", 42).deployment)
+    gets_before = len(azure.requests(r"GET .*/pipelines/42/runs/\d+$"))
+
+    state = target.state("churn", "production", _manifest("9", 42).deployment)
+
+    assert state.traffic == {"9": 100}
+    assert len(azure.requests(r"GET .*/pipelines/42/runs/\d+$")) == gets_before
+
+
+def _start(azure: AzureWorld, pipeline_id: int, version: str) -> int:
+    """Start a run as promobot's target does, from outside; returns its id."""
+    client = build_pipelines_client(_settings(azure))
+    parameters = {"model": "churn", "version": version, "environment": "production"}
+    run = client.run_pipeline(
+        RunPipelineParameters(template_parameters=parameters), "ml-platform", pipeline_id
+    )
+    return int(run.id)
+
+
+def test_inside_the_run_promobot_started_the_manifest_counts_the_run_as_its_deployment(
+    azure: AzureWorld,
+) -> None:
+    """The run's own `promobot apply` meets the manifest that started it: the run is that
+    deployment, so nothing waits for itself and no other run starts."""
+    run_id = _start(azure, 43, "7")
+    inside = {"SYSTEM_DEFINITIONID": "43", "BUILD_BUILDID": str(run_id)}
+    lines: list[str] = []
+
+    outcome = AzureDevOpsTarget(_settings(azure), environ=inside).apply(
+        _manifest("7", 43), lines.append
+    )
+
+    assert outcome.changed
+    assert outcome.state.traffic == {"7": 100}
+    assert outcome.detail.startswith("this run (")
+    assert f"buildId={run_id}" in outcome.detail
+    assert [r["id"] for r in _listed(azure, 43)] == [run_id]
+
+
+def test_the_target_refuses_to_wait_for_the_pipeline_it_runs_in(azure: AzureWorld) -> None:
+    """Inside a run of pipeline 32 that was not started for this manifest (a CI run, or a run
+    for another version), a manifest deploying through pipeline 32 would hang forever."""
+    run_id = _start(azure, 32, "6")
+    target = AzureDevOpsTarget(
+        _settings(azure), environ={"SYSTEM_DEFINITIONID": "32", "BUILD_BUILDID": str(run_id)}
+    )
+
+    with pytest.raises(TargetError, match="would wait for itself") as error:
         target.apply(_manifest("7", 32), lambda _l: None)
 
-    assert _runs(azure, 32) == []
+    assert "--version" in str(error.value.hint)
+    assert [r["id"] for r in _listed(azure, 32)] == [run_id]

@@ -17,6 +17,7 @@ from bot.azure.clients import (
     ml_client_kwargs,
 )
 from bot.azure.settings import AzureSettings
+from bot.domain.azure_names import endpoint_name_problem
 from bot.errors import TargetError, UserInputError
 from bot.settings import Settings
 from bot.targets.azureml import canary_traffic, deployment_name, smoke_request_from_dir
@@ -43,6 +44,53 @@ def test_every_manifest_version_gives_a_name_azure_accepts(version: str) -> None
 def test_versions_that_differ_only_in_punctuation_get_different_names() -> None:
     """`1.0` and `1-0` must not share a deployment."""
     assert deployment_name("1.0") != deployment_name("1-0")
+
+
+@pytest.mark.parametrize(
+    "version", ["a" * 29 + "-b", "a" * 30 + "-", "2024-06-01-" + "x" * 19 + "-y", "A" * 31]
+)
+def test_a_version_past_30_characters_is_hashed_into_a_name_azure_accepts(version: str) -> None:
+    """Cut at 32 characters, `aaaa…a-b` would end with a dash, which Azure refuses."""
+    name = deployment_name(version)
+
+    assert AZURE_DEPLOYMENT_NAME.match(name), name
+    assert "--" not in name
+
+
+def test_long_versions_that_differ_only_at_the_end_get_different_names() -> None:
+    """Two 40-character versions sharing their first 32 characters are two deployments."""
+    first, second = "a" * 39 + "1", "a" * 39 + "2"
+
+    assert deployment_name(first) != deployment_name(second)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ("churn_prod", "holds '_'"),
+        ("1churn", "starts with '1'"),
+        ("c" * 50, "has 50 characters"),
+        ("ab", "has 2 characters"),
+        ("churn--prod", "holds '--'"),
+        ("churn-", "ends with '-'"),
+    ],
+)
+def test_endpoint_names_azure_refuses_are_named_with_the_rule(endpoint: str, problem: str) -> None:
+    """What `promobot validate` and the target say about a name Azure ML refuses."""
+    message = endpoint_name_problem(endpoint)
+
+    assert message is not None
+    assert problem in message
+    assert message.endswith(
+        "an Azure ML endpoint name must start with a letter, have 3-32 characters, use only "
+        "letters, digits and single dashes, and end with a letter or digit"
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["churn", "churn-prod", "Contoso-Churn-2", "c" * 32])
+def test_endpoint_names_azure_accepts_pass(endpoint: str) -> None:
+    """Letters, digits and single dashes, 3-32 characters, a letter first."""
+    assert endpoint_name_problem(endpoint) is None
 
 
 @given(

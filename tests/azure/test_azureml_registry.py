@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from bot.azure.tracking import tracking_url
 from bot.domain.manifest import RegistryKind
 from bot.errors import UnknownModelVersion
-from bot.registry.azureml import ALIAS_TAG, AzureMLRegistry, tracking_url
+from bot.registry.azureml import ALIAS_TAG, AzureMLRegistry
 from tests.azure.conftest import MODEL, AzureWorld
 
 

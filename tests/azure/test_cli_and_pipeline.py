@@ -77,19 +77,20 @@ def test_the_example_pipeline_takes_the_parameters_the_target_sends(azure: Azure
         poll_interval_seconds=0.02,
     )
     manifest = _manifest_for_pipeline(31)
-    AzureDevOpsTarget(settings).apply(manifest, lambda _l: None)
-    runs = httpx.get(
-        f"{settings.organization_url}/ml-platform/_apis/pipelines/31/runs",
-        auth=("", azure.config.devops_pat),
-    ).json()["value"]
+    outcome = AzureDevOpsTarget(settings).apply(manifest, lambda _l: None)
+    runs_url = f"{settings.organization_url}/ml-platform/_apis/pipelines/31/runs"
+    [listed] = httpx.get(runs_url, auth=("", azure.config.devops_pat)).json()["value"]
+    run = httpx.get(f"{runs_url}/{listed['id']}", auth=("", azure.config.devops_pat)).json()
 
     declared = {p["name"] for p in _pipeline()["parameters"]}
 
-    assert set(runs[0]["templateParameters"]) == declared
+    assert outcome.changed
+    assert set(run["templateParameters"]) == declared
 
 
 def test_the_example_pipeline_runs_promobot_apply_on_manifest_changes() -> None:
-    """CD on main for model-manifests/, one apply at a time, signed in by a service connection."""
+    """CD on main for model-manifests/, one run per push, one apply at a time, signed in by a
+    service connection whose session outlives a long rollout."""
     pipeline = _pipeline()
     steps = pipeline["stages"][0]["jobs"][0]["strategy"]["runOnce"]["deploy"]["steps"]
     apply_steps = [
@@ -97,10 +98,12 @@ def test_the_example_pipeline_runs_promobot_apply_on_manifest_changes() -> None:
     ]
 
     assert pipeline["trigger"]["branches"]["include"] == ["main"]
-    assert pipeline["trigger"]["paths"]["include"] == ["model-manifests/*"]
+    assert pipeline["trigger"]["paths"]["include"] == ["model-manifests"]
+    assert pipeline["trigger"]["batch"] is False
     assert pipeline["lockBehavior"] == "sequential"
     assert [s["task"] for s in apply_steps] == ["AzureCLI@2"]
-    assert "PROMOBOT_AZURE_WORKSPACE" in apply_steps[0]["env"]
+    assert apply_steps[0]["inputs"]["keepAzSessionActive"] is True
+    assert apply_steps[0]["env"]["SYSTEM_ACCESSTOKEN"] == "$(System.AccessToken)"
 
 
 def _manifest_for_pipeline(pipeline_id: int) -> ModelManifest:
@@ -119,3 +122,57 @@ def _manifest_for_pipeline(pipeline_id: int) -> ModelManifest:
             },
         }
     )
+
+
+def test_the_cli_takes_a_seed_and_a_clock_factor(tmp_path: Path) -> None:
+    """`--seed` starts the sandbox with pipelines, quota and names taken; `--clock-factor`
+    makes Azure's minutes pass in wall-clock seconds."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "pipelines: [{id: 7, parameters: [{name: model}]}]\n"
+        "taken_endpoint_names: [churn-prod]\n"
+        "quota: {family_limits: {standardDSv2Family: 48}}\n",
+        encoding="utf-8",
+    )
+    promobot = Path(sys.executable).parent / "promobot"
+    command = [
+        *(str(promobot), "sandbox", "azure", "--port", "0", "--data", str(tmp_path / "data")),
+        *("--seed", str(seed), "--clock-factor", "600"),
+    ]
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
+            seeded = httpx.get(f"{url}/_sandbox/seed").json()
+            clock = httpx.get(f"{url}/_sandbox/clock").json()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    assert [p["id"] for p in seeded["pipelines"]] == [7]
+    assert seeded["taken_endpoint_names"] == ["churn-prod"]
+    assert seeded["quota"]["family_limits"] == {"standardDSv2Family": 48}
+    assert clock["factor"] == 600
+
+
+def test_a_bad_seed_file_is_refused_with_what_is_wrong(tmp_path: Path) -> None:
+    """Exit 2 and the field, before anything listens."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("pipelines: [{id: 0}]\n", encoding="utf-8")
+    promobot = Path(sys.executable).parent / "promobot"
+
+    result = subprocess.run(
+        [str(promobot), "sandbox", "azure", "--data", str(tmp_path / "d"), "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "seed.pipelines.0.id" in result.stderr

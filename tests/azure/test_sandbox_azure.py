@@ -1,23 +1,29 @@
-"""The sandbox Azure speaks ARM's protocol with bodies shaped like Azure's own examples."""
+"""The sandbox Azure speaks ARM's protocol with bodies that azure-ai-ml's own generated
+models of them accept."""
 
 from __future__ import annotations
 
-import json
+import datetime
+import enum
+import functools
 import time
+import types
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import isodate
 import pytest
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from promobot_sandbox.azure.server import SandboxAzureServer
 
+from bot.azure.clients import azure_ai_ml
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import FEATURES, ROWS, AzureWorld, make_manifest
 
 API = {"api-version": "2023-04-01-preview"}
-PLACEHOLDER_KEYS = {"string"}
-"""Keys the examples use for user-chosen map entries (tags, traffic, variables)."""
 
 
 def _arm(azure: AzureWorld) -> httpx.Client:
@@ -28,87 +34,216 @@ def _arm(azure: AzureWorld) -> httpx.Client:
     )
 
 
-def _example(fixtures_dir: Path, name: str) -> dict[str, Any]:
-    path = fixtures_dir / "azure" / "ml-online-endpoints" / name
-    body: dict[str, Any] = json.loads(path.read_text())["responses"]["200"]["body"]
-    return body
+@functools.cache
+def arm_models() -> types.ModuleType:
+    """azure-ai-ml's generated models of ARM's Machine Learning bodies: the ones its
+    MLClient reads endpoints and deployments with."""
+    azure_ai_ml()  # imports azure.ai.ml with its import-time deprecation warnings silenced
+    from azure.ai.ml._restclient.arm_ml_service import models
+
+    return models
 
 
-def _same_shape(example: Any, actual: Any, where: str, required: set[str]) -> list[str]:
-    """Differences in JSON types wherever both have a value; missing required keys."""
-    if example is None or actual is None:
+def _is_model(annotation: Any) -> bool:
+    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import Model
+
+    return isinstance(annotation, type) and issubclass(annotation, Model)
+
+
+def _fields(model: type[Any]) -> dict[str, tuple[Any, bool]]:
+    """JSON name → (annotated type, required) of a generated model: required fields are the
+    ones whose annotation does not allow None."""
+    model({})  # a generated model fills in its field table when first built
+    hints = typing.get_type_hints(model, localns={"_models": arm_models()})
+    return {
+        rest_field._rest_name: (hints[attr], type(None) not in typing.get_args(hints[attr]))
+        for attr, rest_field in model._attr_to_rest_field.items()
+    }
+
+
+def _concrete(model: type[Any], document: dict[str, Any]) -> type[Any] | str:
+    """The subclass a polymorphic model's discriminator names, or why there is none."""
+    mapping: dict[str, type[Any]] | None = getattr(model, "__mapping__", None)
+    discriminator = model._get_discriminator([]) if mapping else None
+    if mapping is None or discriminator is None:
+        return model
+    value = document.get(discriminator._rest_name)
+    if value not in mapping:
+        return f"{discriminator._rest_name} {value!r} is none of {sorted(mapping)}"
+    return mapping[value]
+
+
+def model_problems(model: type[Any], document: Any, where: str) -> list[str]:
+    """How a JSON body departs from azure-ai-ml's generated model of it: a missing required
+    field, a field the model does not have, a value of the wrong JSON type or format."""
+    if not isinstance(document, dict):
+        return [f"{where}: expected an object for {model.__name__}, got {document!r}"]
+    concrete = _concrete(model, document)
+    if isinstance(concrete, str):
+        return [f"{where}: {concrete}"]
+    fields = _fields(concrete)
+    problems = [
+        f"{where}.{name}: missing, required by {concrete.__name__}"
+        for name, (_, required) in fields.items()
+        if required and name not in document
+    ]
+    for name, value in document.items():
+        if name not in fields:
+            problems.append(f"{where}.{name}: not a field of {concrete.__name__}")
+        else:
+            problems += _value_problems(fields[name][0], value, f"{where}.{name}")
+    return problems
+
+
+def _value_problems(annotation: Any, value: Any, where: str) -> list[str]:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any:
         return []
-    if isinstance(example, dict):
-        if not isinstance(actual, dict):
-            return [f"{where}: expected an object"]
-        here = {key for key in required if "." not in key}
-        problems = [f"{where}.{key}: missing" for key in sorted(here - set(actual))]
-        if set(example) <= PLACEHOLDER_KEYS:  # a map: compare the values' shape
-            shapes = list(example.values())[:1]
-            return problems + [
-                p
-                for shape in shapes
-                for v in actual.values()
-                for p in _same_shape(shape, v, where + "[]", set())
-            ]
-        for key, value in example.items():
-            if key in actual:
-                nested = {k.split(".", 1)[1] for k in required if k.startswith(key + ".")}
-                problems += _same_shape(value, actual[key], f"{where}.{key}", nested)
-        return problems
-    kinds = (bool, int | float, str, list)
-    for kind in kinds:
-        if isinstance(example, kind):
-            return [] if isinstance(actual, kind) else [f"{where}: expected {kind}, got {actual!r}"]
-    return []
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return []
+        tries = [_value_problems(arm, value, where) for arm in args if arm is not type(None)]
+        return [] if any(not found for found in tries) else min(tries, key=len)
+    if origin is typing.Literal:
+        allowed = [getattr(arg, "value", arg) for arg in args]
+        return [] if value in allowed else [f"{where}: {value!r} is not {allowed}"]
+    if origin is dict:
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object, got {value!r}"]
+        return [p for k, v in value.items() for p in _value_problems(args[1], v, f"{where}.{k}")]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: expected an array, got {value!r}"]
+        return [
+            p for i, v in enumerate(value) for p in _value_problems(args[0], v, f"{where}[{i}]")
+        ]
+    if _is_model(annotation):
+        return model_problems(annotation, value, where)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        known = {member.value.lower() for member in annotation}
+        if isinstance(value, str) and value.lower() in known:
+            return []
+        return [f"{where}: {value!r} is none of {sorted(known)}"]
+    return _scalar_problems(annotation, value, where)
 
 
-def _required(*paths: str) -> set[str]:
-    return {p.split(".", 1)[0] for p in paths} | {p for p in paths if "." in p}
+def _scalar_problems(annotation: Any, value: Any, where: str) -> list[str]:
+    readers: dict[Any, Callable[[Any], bool]] = {
+        str: lambda v: isinstance(v, str),
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        datetime.datetime: lambda v: isinstance(v, str) and _parses(isodate.parse_datetime, v),
+        datetime.timedelta: lambda v: isinstance(v, str) and _parses(isodate.parse_duration, v),
+    }
+    assert annotation in readers, f"{where}: no check for {annotation}"
+    return [] if readers[annotation](value) else [f"{where}: {value!r} is not a {annotation}"]
 
 
-def test_endpoints_and_deployments_are_shaped_like_azures_examples(
-    azure: AzureWorld, fixtures_dir: Path
-) -> None:
-    """What the SDK reads is present, and every shared field has the example's JSON type."""
-    AzureMLTarget(azure.settings()).apply(make_manifest("1", "ep-shape"), lambda _l: None)
+def _parses(parse: Callable[[str], Any], value: str) -> bool:
+    try:
+        parse(value)
+    except (ValueError, isodate.ISO8601Error):
+        return False
+    return True
+
+
+def _missing(document: dict[str, Any], paths: tuple[str, ...]) -> list[str]:
+    """The dotted paths with no value in a JSON document."""
+    missing = []
+    for path in paths:
+        node: Any = document
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            missing.append(path)
+    return missing
+
+
+# What the SDK reads from an endpoint and a deployment (azure/ai/ml/entities/_endpoint and
+# _deployment `_from_rest_object`), beyond what the models require.
+ENDPOINT_READS = (
+    "id",
+    "name",
+    "type",
+    "location",
+    "tags",
+    "identity.type",
+    "systemData.createdAt",
+    "properties.scoringUri",
+    "properties.authMode",
+    "properties.provisioningState",
+    "properties.traffic",
+)
+DEPLOYMENT_READS = (
+    "id",
+    "name",
+    "type",
+    "sku.capacity",
+    "systemData.lastModifiedAt",
+    "properties.model",
+    "properties.instanceType",
+    "properties.provisioningState",
+    "properties.endpointComputeType",
+    "properties.scaleSettings.scaleType",
+    "properties.livenessProbe.period",
+    "properties.requestSettings.requestTimeout",
+)
+
+
+def _served(azure: AzureWorld, endpoint: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sandbox's endpoint and its deployment v-1, as ARM answers GETs for them."""
+    AzureMLTarget(azure.settings()).apply(make_manifest("1", endpoint), lambda _l: None)
     with _arm(azure) as arm:
-        endpoint = arm.get("/onlineEndpoints/ep-shape").json()
-        deployment = arm.get("/onlineEndpoints/ep-shape/deployments/v-1").json()
+        endpoint_body = arm.get(f"/onlineEndpoints/{endpoint}").json()
+        deployment_body = arm.get(f"/onlineEndpoints/{endpoint}/deployments/v-1").json()
+    return endpoint_body, deployment_body
 
-    endpoint_required = _required(
-        "id",
-        "name",
-        "type",
-        "location",
-        "tags",
-        "identity.type",
-        "systemData.createdAt",
-        "properties.scoringUri",
-        "properties.authMode",
-        "properties.provisioningState",
-        "properties.traffic",
-    )
-    deployment_required = _required(
-        "id",
-        "name",
-        "type",
-        "sku.capacity",
-        "systemData.lastModifiedAt",
-        "properties.model",
-        "properties.instanceType",
-        "properties.provisioningState",
-        "properties.endpointComputeType",
-        "properties.scaleSettings.scaleType",
-        "properties.livenessProbe.period",
-        "properties.requestSettings.requestTimeout",
-    )
-    endpoint_example = _example(fixtures_dir, "2025-09-01/OnlineEndpoint.get.json")
-    deployment_example = _example(fixtures_dir, "2022-10-01/ManagedOnlineDeployment.get.json")
-    assert _same_shape(endpoint_example, endpoint, "endpoint", endpoint_required) == []
-    assert _same_shape(deployment_example, deployment, "deployment", deployment_required) == []
+
+def test_endpoints_and_deployments_match_the_sdks_models(azure: AzureWorld) -> None:
+    """azure-ai-ml's own generated models of ARM's bodies accept what the sandbox answers:
+    every required field, no field they lack, every value of the declared type."""
+    endpoint, deployment = _served(azure, "ep-shape")
+
+    assert model_problems(arm_models().OnlineEndpoint, endpoint, "endpoint") == []
+    assert model_problems(arm_models().OnlineDeployment, deployment, "deployment") == []
+    assert _missing(endpoint, ENDPOINT_READS) == []
+    assert _missing(deployment, DEPLOYMENT_READS) == []
     assert endpoint["properties"]["traffic"] == {"v-1": 100}
     assert deployment["properties"]["provisioningState"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "value", "problem"),
+    [
+        ("endpoint", "properties.traffic.v-1", "100", "endpoint.properties.traffic.v-1: '100'"),
+        ("endpoint", "properties.authMode", None, "authMode: missing, required"),
+        ("deployment", "location", None, "deployment.location: missing, required"),
+        ("deployment", "properties.endpointComputeType", "Serverless", "'Serverless' is none"),
+        ("deployment", "properties.scaleSettings.scaleType", "Manual", "'Manual' is none"),
+        ("deployment", "properties.requestSettings.requestTimeout", "5s", "'5s' is not a"),
+        ("deployment", "properties.instanceCount", 1, "instanceCount: not a field"),
+        ("deployment", "systemData.lastModifiedAt", "yesterday", "'yesterday' is not a"),
+    ],
+)
+def test_the_model_check_catches_a_wrong_body(
+    azure: AzureWorld, target: str, path: str, value: Any, problem: str
+) -> None:
+    """A wrong type, an unknown discriminator or field, a bad duration or date, a missing
+    required field: each is reported, so an empty list above means something."""
+    endpoint, deployment = _served(azure, f"ep-wrong-{target}")
+    document = endpoint if target == "endpoint" else deployment
+    *parents, last = path.split(".")
+    node = document
+    for key in parents:
+        node = node[key]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    model = arm_models().OnlineEndpoint if target == "endpoint" else arm_models().OnlineDeployment
+    problems = model_problems(model, document, target)
+    assert any(problem in p for p in problems), problems
 
 
 def test_writes_follow_the_long_running_operation_protocol(azure: AzureWorld) -> None:
