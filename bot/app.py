@@ -128,6 +128,13 @@ class RegistryPool:
             self._built[kind] = factory() if factory else self._build(kind)
         return self._built[kind]
 
+    def close(self) -> None:
+        """Close the registries that hold connections."""
+        for registry in self._built.values():
+            if registry is not None:
+                close_adapter(registry)
+        self._built.clear()
+
     def _build(self, kind: RegistryKind) -> Registry | None:
         configured = {
             RegistryKind.MLFLOW: self._settings.mlflow_tracking_uri is not None,
@@ -189,6 +196,7 @@ def _apply_on_push(settings: Settings, services: Services) -> Callable[[Pushed],
             apply_on_push(settings.repo, services.forge, targets, registries, event)
         finally:
             targets.close()
+            registries.close()
 
     return on_push
 

@@ -59,6 +59,9 @@ VARIABLES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("azure", "retire_grace_seconds"): ("PROMOBOT_AZURE_RETIRE_GRACE_SECONDS",),
     ("azure", "smoke_requests_dir"): ("PROMOBOT_AZURE_SMOKE_REQUESTS_DIR",),
     ("azure", "health_probes"): ("PROMOBOT_AZURE_HEALTH_PROBES",),
+    ("azure", "probe_retries"): ("PROMOBOT_AZURE_PROBE_RETRIES",),
+    ("azure", "probe_retry_seconds"): ("PROMOBOT_AZURE_PROBE_RETRY_SECONDS",),
+    ("azure", "settle_poll_seconds"): ("PROMOBOT_AZURE_SETTLE_POLL_SECONDS",),
     ("azure_devops", "organization_url"): ("PROMOBOT_AZURE_DEVOPS_ORG_URL", "SYSTEM_COLLECTIONURI"),
     ("azure_devops", "project"): ("PROMOBOT_AZURE_DEVOPS_PROJECT", "SYSTEM_TEAMPROJECT"),
     ("azure_devops", "token"): ("PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"),
@@ -192,17 +195,34 @@ class _KnownVariables(PydanticBaseSettingsSource):
         return known_variables(os.environ)
 
 
+AMBIENT_SECTIONS: dict[str, tuple[str, ...]] = {
+    "azure": ("subscription_id", "resource_group", "workspace"),
+    "azure_devops": ("organization_url", "project", "token"),
+}
+"""Sections that tools' own variables (not `PROMOBOT_*`) may fill, and what they need.
+Azure Pipelines sets `SYSTEM_COLLECTIONURI` in every run, for example: that alone must not
+make half an Azure DevOps configuration."""
+
+
 def known_variables(environ: Mapping[str, str]) -> dict[str, Any]:
     """The nested values that `environ` sets through the names in `VARIABLES`."""
     values: dict[str, Any] = {}
+    promobot_set: set[str] = set()
     for path, names in VARIABLES.items():
-        found = next((environ[name] for name in names if environ.get(name)), None)
-        if found is None:
+        name = next((name for name in names if environ.get(name)), None)
+        if name is None:
             continue
+        if name.startswith("PROMOBOT_"):
+            promobot_set.add(path[0])
         section = values
         for part in path[:-1]:
             section = section.setdefault(part, {})
-        section[path[-1]] = found
+        section[path[-1]] = environ[name]
+    for section, required in AMBIENT_SECTIONS.items():
+        found = values.get(section)
+        ambient_only = section not in promobot_set
+        if found is not None and ambient_only and not all(f in found for f in required):
+            del values[section]
     return values
 
 

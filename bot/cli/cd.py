@@ -16,11 +16,11 @@ from typing import Annotated
 import typer
 
 from bot.app import RegistryPool, TargetPool, close_adapter, optional_forge
-from bot.domain.manifest import manifest_path
+from bot.domain.layout import manifest_path
 from bot.errors import PromobotError, UserInputError
 from bot.forge.base import Forge
 from bot.formats.loading import InvalidFile, load_manifest_text
-from bot.gitrepo import ChangedFile, GitRepo
+from bot.gitrepo import GitRepo
 from bot.settings import load_settings
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.diff import DriftReport, DriftStatus, diff_manifests
@@ -101,10 +101,11 @@ def apply(
     with _user_errors():
         only = _only_manifest(model, environment, version)
         settings = load_settings()
-        targets, forge = TargetPool(settings), optional_forge(settings)
+        targets, registries = TargetPool(settings), RegistryPool(settings)
+        forge = optional_forge(settings)
         ref = commit or branch
         try:
-            with _open_checkout(repo, only) as git_repo:
+            with GitRepo(repo) as git_repo:
                 _check_ref(git_repo, ref, commit is not None)
                 if only is not None:
                     _check_pinned(git_repo, ref, only, version)
@@ -113,15 +114,17 @@ def apply(
                     targets,
                     branch=ref,
                     since=since,
-                    registries=RegistryPool(settings),
+                    registries=registries,
                     forge=forge,
                     progress=_say,
+                    only=only,
                 )
                 _print_apply(report)
                 if verify and report.ok:
                     _verify(report, git_repo, targets, forge)
         finally:
             targets.close()
+            registries.close()
             if forge is not None:
                 close_adapter(forge)
     if not report.ok:
@@ -129,21 +132,6 @@ def apply(
         for failed in report.failures:
             typer.echo(f"  {failed.path}: {failed.detail}", err=True)
         raise typer.Exit(1)
-
-
-class _OneManifest(GitRepo):
-    """The checkout as `apply` sees it when a run deploys one model: only that manifest
-    exists and changes."""
-
-    def __init__(self, path: Path, manifest: str) -> None:
-        super().__init__(path)
-        self.manifest = manifest
-
-    def list_files(self, commit: str, folder: str) -> list[str]:
-        return [f for f in super().list_files(commit, folder) if f == self.manifest]
-
-    def changed_files(self, old: str, new: str, folder: str) -> list[ChangedFile]:
-        return [c for c in super().changed_files(old, new, folder) if c.path == self.manifest]
 
 
 def _only_manifest(model: str | None, environment: str | None, version: str | None) -> str | None:
@@ -156,11 +144,7 @@ def _only_manifest(model: str | None, environment: str | None, version: str | No
             "--model and --environment go together",
             hint="name both to apply one manifest, or neither to apply every changed one",
         )
-    return manifest_path(environment, model)
-
-
-def _open_checkout(repo: Path, only: str | None) -> GitRepo:
-    return GitRepo(repo) if only is None else _OneManifest(repo, only)
+    return manifest_path(model, environment)
 
 
 def _check_ref(repo: GitRepo, ref: str, is_commit: bool) -> None:

@@ -129,12 +129,13 @@ def deploy_champion(scenario: Scenario, v1: TrainedVersion) -> None:
     world, say = scenario.world, scenario.narrator.say
     checkout = clone(world, world.workdir / "bot-checkout")
     cd = Settings(mlflow_tracking_uri=world.tracking_uri, local_target_url=world.url("serving"))
-    targets = TargetPool(cd)
+    targets, registries = TargetPool(cd), RegistryPool(cd)
     try:
         with GitRepo(checkout) as repo:
-            report = apply_changes(repo, targets, registries=RegistryPool(cd), progress=say)
+            report = apply_changes(repo, targets, registries=registries, progress=say)
     finally:
         targets.close()
+        registries.close()
     if not report.ok:
         raise PromobotError(f"initial deployment failed: {report.failures}")
     scenario.wait_serving(v1.version)

@@ -9,9 +9,19 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.azure_deployment import AzureMLServing
+from bot.domain.azure_names import endpoint_name_problem
+from bot.domain.layout import manifest_path
+from bot.domain.naming import name_problem, version_problem
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 """Model, environment and endpoint names: lower case, digits, `.`, `_`, `-`."""
@@ -104,6 +114,16 @@ class Deployment(_FileModel):
         "Azure ML's no-code MLflow image cannot serve; none for a no-code deployment.",
     )
 
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_for_its_target(cls, value: str, info: ValidationInfo) -> str:
+        # Azure ML's endpoint names are stricter, and unique in the region across customers.
+        if info.data.get("target") is TargetKind.AZUREML:
+            problem = endpoint_name_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _check_azureml_serving(self) -> Deployment:
         if self.azureml is not None and self.target is not TargetKind.AZUREML:
@@ -147,11 +167,23 @@ class ModelManifest(_FileModel):
         # `version: 7` is what people write; registries call it "7".
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("model", "environment")
+    @classmethod
+    def _names_git_accepts(cls, value: str, info: ValidationInfo) -> str:
+        # Both become a path and a branch name: `x..` or `x.lock` fit the pattern, not git.
+        problem = name_problem(str(info.field_name), value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version_git_accepts(cls, value: str) -> str:
+        problem = version_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     def path(self) -> str:
         """Where this manifest lives in the repository."""
-        return manifest_path(self.environment, self.model)
-
-
-def manifest_path(environment: str, model: str) -> str:
-    """`model-manifests/<environment>/<model>.yaml`."""
-    return f"model-manifests/{environment}/{model}.yaml"
+        return manifest_path(self.model, self.environment)

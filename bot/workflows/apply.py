@@ -112,15 +112,22 @@ def apply_changes(
     progress: Progress = _quiet,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     lock: bool = True,
+    only: str | None = None,
 ) -> ApplyReport:
     """Apply the manifests of `branch` changed since the last applied commit (or `since`).
 
+    With `only` (a manifest's path), that manifest alone is applied, whether it changed or
+    not, and the last applied commit does not move: the other manifests are still due.
     Two applies on one checkout never overlap: the second waits for the first.
     A caller that pulls first holds `apply_lock(repo.git_dir)` around its pull
     and this call, and passes `lock=False` (the lock is not re-entrant).
     """
     with apply_lock(repo.git_dir) if lock else nullcontext():
         head = repo.resolve(branch)
+        if only is not None:
+            return _apply_one(
+                repo, head, only, _Deployer(repo, head, targets, registries, forge, progress)
+            )
         base = _base_commit(repo, branch, since, progress)
         if base == head:
             progress(f"{branch} is applied up to {head[:7]}: nothing to do")
@@ -140,6 +147,13 @@ def apply_changes(
         return ApplyReport(
             branch=branch, head=head, base=base, results=results, marker_advanced=not failed
         )
+
+
+def _apply_one(repo: GitRepo, head: str, path: str, deployer: _Deployer) -> ApplyReport:
+    kind = ChangeKind.MODIFIED if repo.read_text(head, path) is not None else ChangeKind.DELETED
+    deployer.progress(f"applying {path} alone; the last applied commit does not move")
+    result = deployer.apply(ChangedFile(path, kind))
+    return ApplyReport(branch=head, head=head, base=None, results=(result,), marker_advanced=False)
 
 
 def _base_commit(repo: GitRepo, branch: str, since: str | None, progress: Progress) -> str | None:

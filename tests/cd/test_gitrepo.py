@@ -120,5 +120,5 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path)
     repo = GitOpsRepo(tmp_path / "models")
     repo.write("policies/huge.yaml", "# padding\n" * 120_000)
     head = repo.commit("A 1.2 MB policy")
-    with GitRepo(repo.path) as git_repo, pytest.raises(UserInputError, match="1 MB|bytes"):
+    with GitRepo(repo.path) as git_repo, pytest.raises(UserInputError, match=r"1 MB|bytes"):
         git_repo.read_text(head, "policies/huge.yaml")

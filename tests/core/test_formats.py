@@ -270,3 +270,49 @@ def test_git_entries_are_read_only_when_regular_and_small(
         assert problem is not None
         assert str(problem).startswith("policies/p.yaml:1:1: <file>: ")
         assert refused in problem.message
+
+
+def _manifest(model: str = "churn", *, target: str = "local", endpoint: str = "churn") -> str:
+    return (
+        "apiVersion: promobot/v1\nkind: ModelManifest\n"
+        f"model: {model}\nenvironment: production\nversion: '7'\n"
+        "source: {registry: mlflow, uri: 'models:/churn/7'}\n"
+        f"deployment: {{target: {target}, endpoint: {endpoint}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "words"),
+    [
+        ("churn_prod", "letters, digits"),
+        ("1churn", "letter"),
+        ("c" * 50, "32"),
+        ("churn-", "dash"),
+    ],
+)
+def test_validate_refuses_endpoint_names_azure_ml_refuses(
+    tmp_path: Path, endpoint: str, words: str
+) -> None:
+    """Found by `promobot validate`, not after a paid deployment: located at the field."""
+    path = tmp_path / "model-manifests" / "production" / "churn.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(_manifest(target="azureml", endpoint=endpoint))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    line = next(line for line in result.output.splitlines() if "deployment.endpoint" in line)
+    assert ":7:" in line
+    assert words in line
+    path.write_text(_manifest(target="local", endpoint="churn-prod"))
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+
+
+@pytest.mark.parametrize("model", ["x..", "x.lock", "x."])
+def test_validate_refuses_model_names_git_refuses(tmp_path: Path, model: str) -> None:
+    """The name becomes a branch: git's ref rules apply, not only the character set."""
+    path = tmp_path / "model-manifests" / "production" / f"{model}.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(_manifest(model=model))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "model: model" in result.output
+    assert "git refuses" in result.output

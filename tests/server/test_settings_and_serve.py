@@ -143,3 +143,29 @@ def test_serve_without_github_settings_is_a_clear_error(
     assert result.exit_code == 2
     assert "GitHub is not configured" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_pipelines_own_variables_alone_make_no_azure_devops_section(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Azure Pipelines sets SYSTEM_COLLECTIONURI and SYSTEM_TEAMPROJECT in every run; without
+    a token they are not a configuration, and must not make the settings fail."""
+    for name in ("PROMOBOT_AZURE_DEVOPS_TOKEN", "AZURE_DEVOPS_EXT_PAT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SYSTEM_COLLECTIONURI", "https://dev.azure.com/contoso/")
+    monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
+    assert load_settings().azure_devops is None
+    monkeypatch.setenv("AZURE_DEVOPS_EXT_PAT", "pat")
+    devops = load_settings().azure_devops
+    assert devops is not None and devops.project == "ml"
+
+
+def test_half_a_promobot_azure_section_is_an_error_naming_the_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a person set with PROMOBOT_ names is meant: half of it is a mistake to report."""
+    monkeypatch.setenv("PROMOBOT_AZURE_WORKSPACE", "ws")
+    for name in ("PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserInputError, match="PROMOBOT_AZURE_SUBSCRIPTION_ID"):
+        load_settings()
