@@ -13,13 +13,21 @@ from typing import Any, Protocol
 
 from bot.errors import ForgeError
 from bot.forge.errors import (
+    ForgeDraftsRefusedError,
     ForgeHeadMovedError,
     ForgeHumanCommitError,
+    ForgeMergeBlockedError,
+    ForgeMergePendingError,
     ForgeNothingToChangeError,
     ForgeNotMergeableError,
+    ForgePermissionError,
     ForgeRevertConflictError,
+    ForgeTeamNotFoundError,
 )
 from bot.forge.values import (
+    Annotation,
+    AnnotationLevel,
+    BotIdentity,
     BranchHead,
     CheckConclusion,
     CheckRunInfo,
@@ -28,6 +36,9 @@ from bot.forge.values import (
     CommitState,
     DeploymentInfo,
     DeploymentState,
+    ForeignVerdict,
+    GitCredentials,
+    MergeBlock,
     MergeMethod,
     MergeResult,
     Permission,
@@ -37,10 +48,14 @@ from bot.forge.values import (
     PullState,
     RevertResult,
     Review,
+    ReviewRequestProblem,
     StatusInfo,
 )
 
 __all__ = [
+    "Annotation",
+    "AnnotationLevel",
+    "BotIdentity",
     "BranchHead",
     "CheckConclusion",
     "CheckRunInfo",
@@ -49,13 +64,21 @@ __all__ = [
     "CommitState",
     "DeploymentInfo",
     "DeploymentState",
+    "ForeignVerdict",
     "Forge",
+    "ForgeDraftsRefusedError",
     "ForgeError",
     "ForgeHeadMovedError",
     "ForgeHumanCommitError",
+    "ForgeMergeBlockedError",
+    "ForgeMergePendingError",
     "ForgeNotMergeableError",
     "ForgeNothingToChangeError",
+    "ForgePermissionError",
     "ForgeRevertConflictError",
+    "ForgeTeamNotFoundError",
+    "GitCredentials",
+    "MergeBlock",
     "MergeMethod",
     "MergeResult",
     "Permission",
@@ -65,6 +88,7 @@ __all__ = [
     "PullState",
     "RevertResult",
     "Review",
+    "ReviewRequestProblem",
     "StatusInfo",
 ]
 
@@ -75,6 +99,16 @@ class Forge(Protocol):
     @property
     def bot_login(self) -> str:
         """Login of the bot: its comments, reviews and commits are recognised by it."""
+        ...
+
+    @property
+    def bot(self) -> BotIdentity:
+        """The bot's login, App id and verdict name: whose verdict counts."""
+        ...
+
+    @property
+    def repository(self) -> str:
+        """The repository this forge acts on, `owner/name`."""
         ...
 
     def default_branch(self) -> BranchHead:
@@ -106,12 +140,34 @@ class Forge(Protocol):
         """Open the promotion pull request, or update the open one with a new commit.
 
         `body` is the bot's text; it is placed between the promobot markers and
-        replaces only that part of an existing body.
+        replaces only that part of an existing body. Review requests GitHub refuses are
+        returned in `review_problems`; the rest is done. Raises `ForgeDraftsRefusedError`
+        when `draft` is asked where GitHub offers no drafts (call again with draft=False).
         """
         ...
 
+    def update_promotion_branch(
+        self, number: int, *, expected_head_sha: str | None = None
+    ) -> PromotionPR:
+        """Bring a bot branch the base moved away from up to date: its one commit is made
+        again on the base's head (GitHub's "Update branch" merges on it are dropped).
+
+        UNCHANGED when it is up to date already; BLOCKED_BY_HUMAN_COMMIT (after one
+        comment) when a person's commit is on it; `ForgeHeadMovedError` when the head is
+        no longer `expected_head_sha`.
+        """
+        ...
+
+    def wait_mergeable(self, number: int, timeout: float | None = None) -> PullRequestInfo:
+        """The pull request once GitHub has computed `mergeable` (polled with backoff up to
+        `timeout` seconds, the settings' when None); `mergeable` is still None on timeout."""
+        ...
+
     def set_draft(self, number: int, draft: bool) -> PullRequestInfo:
-        """Convert to draft or mark ready for review (GraphQL; REST cannot)."""
+        """Convert to draft or mark ready for review (GraphQL; REST cannot).
+
+        Raises `ForgeDraftsRefusedError` where GitHub offers no drafts.
+        """
         ...
 
     def close_pull_request(self, number: int, comment: str | None = None) -> PullRequestInfo:
@@ -152,8 +208,23 @@ class Forge(Protocol):
         """Create (or update `check_run_id`) a check run; None conclusion means in progress."""
         ...
 
+    def set_verdict(
+        self,
+        sha: str,
+        state: CommitState,
+        *,
+        title: str,
+        summary: str,
+        text: str = "",
+        annotations: Sequence[Annotation] = (),
+        details_url: str | None = None,
+    ) -> None:
+        """Set the policy verdict on `sha`: with an App a check run of its own (with
+        annotations), with a token a commit status (the title as its description)."""
+        ...
+
     def get_checks(self, sha: str) -> ChecksSnapshot:
-        """Combined status and check runs of `sha`."""
+        """Every status and check run of `sha` (all pages); `verdict()` is the bot's own."""
         ...
 
     def upsert_comment(self, number: int, marker: str, body: str) -> Comment:
@@ -173,7 +244,11 @@ class Forge(Protocol):
         ...
 
     def is_team_member(self, org: str, team_slug: str, login: str) -> bool:
-        """True when `login` is an active member of the team."""
+        """True when `login` is an active member of the team.
+
+        Raises `ForgePermissionError` without the organization Members permission and
+        `ForgeTeamNotFoundError` for a team that does not exist or cannot be seen.
+        """
         ...
 
     def collaborator_permission(self, login: str) -> Permission:
@@ -199,7 +274,12 @@ class Forge(Protocol):
     ) -> MergeResult:
         """Merge only if the head is still `expected_head_sha`.
 
-        Raises `ForgeHeadMovedError` (409) or `ForgeNotMergeableError` (405).
+        Waits while GitHub computes mergeability and retries its transient 405 ("Base
+        branch was modified") a few times. Raises `ForgeHeadMovedError` (409),
+        `ForgeMergeBlockedError` (405 from branch protection or a ruleset, with GitHub's
+        reason and its kind: do not retry until something changes),
+        `ForgeNotMergeableError` (closed or draft) or `ForgeMergePendingError` (GitHub
+        still computing; repeat later).
         """
         ...
 
@@ -234,5 +314,16 @@ class Forge(Protocol):
         body: str = "",
         merge: bool = False,
     ) -> RevertResult:
-        """A pull request restoring the files of merged promotion `number`; merged on request."""
+        """A pull request restoring the files of merged promotion `number`; merged on request
+        (the merge waits for GitHub's mergeability, as `merge` does)."""
+        ...
+
+    def installation_permissions(self) -> dict[str, str]:
+        """The App installation's granted permissions (`{"contents": "write", ...}`), read
+        with the App's JSON web token; a `ForgeError` in token mode."""
+        ...
+
+    def fetch_credentials(self) -> GitCredentials:
+        """HTTPS credentials for `git fetch` of the repository: the current installation
+        token (renewed before it expires) or the token. Never log or store them."""
         ...

@@ -1,28 +1,48 @@
-"""Build the PyGithub client: authentication and the retry policy.
+"""Build the PyGithub client: authentication, the retry policy and conditional requests.
 
 Retries happen below PyGithub, in urllib3, so every call the adapter makes is
 retried the same way: bounded, with exponential backoff, on 5xx, on 429 and on
-403 rate limits, honouring `Retry-After` and `x-ratelimit-reset`.
+403 rate limits, honouring `Retry-After` and `x-ratelimit-reset`. The POSTs that
+create a comment or a deployment are the exception: a 5xx or a lost answer may hide
+a success, so they are not repeated blindly (see `bot.forge.idempotent`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from types import TracebackType
 from typing import Any, Self
 
 from github import Auth, Github, GithubIntegration, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
+from pydantic import SecretStr
 from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, ResponseError
 from urllib3.response import HTTPResponse
 
-from bot.errors import UserInputError
+from bot.errors import ForgeError, UserInputError
+from bot.forge.conditional import ConditionalAdapter, ConditionalCache
+from bot.forge.gitauth import TOKEN_USERNAME
 from bot.forge.settings import GitHubSettings
+from bot.forge.values import GitCredentials
 
 USER_AGENT = "promobot"
 RETRY_STATUSES = (429, *range(500, 600))
 RETRY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+# Creations GitHub does not deduplicate, whose duplicates people would see.
+UNREPEATABLE_POSTS = (
+    re.compile(r"/issues/\d+/comments$"),
+    re.compile(r"/deployments$"),
+)
+
+
+def is_unrepeatable(method: str | None, url: str | None) -> bool:
+    """A POST that must not be sent twice blindly: it creates a comment or a deployment."""
+    path = (url or "").partition("?")[0]
+    return (method or "").upper() == "POST" and any(p.search(path) for p in UNREPEATABLE_POSTS)
 
 
 def seconds_until_reset(reset_header: str | None, now: dt.datetime) -> float | None:
@@ -62,6 +82,8 @@ class ForgeRetry(GithubRetry):
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> ForgeRetry:
+        if is_unrepeatable(method, url):
+            self._refuse_ambiguous(url, response, error, _pool, _stacktrace)
         try:
             return self._next(method, url, response, error, _pool, _stacktrace)
         except GithubException:
@@ -71,6 +93,20 @@ class ForgeRetry(GithubRetry):
                 response.drain_conn()
                 response.release_conn()
             raise
+
+    def _refuse_ambiguous(
+        self,
+        url: str | None,
+        response: HTTPResponse | None,
+        error: Exception | None,
+        pool: ConnectionPool | None,
+        stacktrace: TracebackType | None,
+    ) -> None:
+        """A 5xx or a lost answer may hide a creation that went through: hand it back."""
+        if response is not None and response.status >= 500 and pool is not None:
+            raise MaxRetryError(pool, url or "", ResponseError(f"HTTP {response.status}"))
+        if isinstance(error, (ReadTimeoutError, ProtocolError)):
+            raise error.with_traceback(stacktrace)
 
     def _next(
         self,
@@ -137,14 +173,20 @@ class InstallationAuth(Auth.Auth):
 
     PyGithub's own `AppInstallationAuth` renews 20 s before expiry and opens a
     client nobody can close; this one fetches tokens through a `GithubIntegration`
-    the adapter owns, and renews early enough for a request and its retries.
+    the adapter owns, and renews early enough for a request and its retries. Without
+    an installation id it asks GitHub which installation holds `repository`.
     """
 
     def __init__(
-        self, integration: GithubIntegration, installation_id: int, margin: dt.timedelta
+        self,
+        integration: GithubIntegration,
+        installation_id: int | None,
+        margin: dt.timedelta,
+        repository: str | None = None,
     ) -> None:
-        self._integration = integration
+        self.integration = integration
         self._installation_id = installation_id
+        self._repository = repository
         self._margin = margin
         self._current: tuple[str, dt.datetime] | None = None
         self._lock = threading.Lock()
@@ -154,11 +196,24 @@ class InstallationAuth(Auth.Auth):
         return "token"
 
     @property
+    def installation_id(self) -> int:
+        """The installation, looked up once for the repository when not configured."""
+        if self._installation_id is None:
+            if self._repository is None:
+                raise UserInputError(
+                    "github: an App installation needs `installation_id` or a repository",
+                    hint="set `github.installation_id`, or name the repository the adapter serves",
+                )
+            owner, _, name = self._repository.partition("/")
+            self._installation_id = int(self.integration.get_repo_installation(owner, name).id)
+        return self._installation_id
+
+    @property
     def token(self) -> str:
         with self._lock:
             now = dt.datetime.now(dt.UTC)
             if self._current is None or self._current[1] - self._margin <= now:
-                grant = self._integration.get_access_token(self._installation_id)
+                grant = self.integration.get_access_token(self.installation_id)
                 self._current = (grant.token, grant.expires_at)
             return self._current[0]
 
@@ -168,16 +223,37 @@ class InstallationAuth(Auth.Auth):
 
     def close(self) -> None:
         """Close the connections used to fetch tokens."""
-        self._integration.close()
+        self.integration.close()
 
 
-def make_auth(settings: GitHubSettings) -> Auth.Auth:
-    """A token, or an App installation whose token is renewed before it expires."""
-    if settings.token is not None:
-        return Auth.Token(settings.token.get_secret_value())
+def installation_permissions(auth: Auth.Auth) -> dict[str, str]:
+    """The permissions the installation was granted, read with the App's JWT.
+    https://docs.github.com/en/rest/apps/apps#get-an-installation-for-the-authenticated-app
+    """
+    if not isinstance(auth, InstallationAuth):
+        raise ForgeError(
+            "a token has no installation permissions to read",
+            hint="`promobot doctor` checks App installations; a token can do what its user can",
+        )
+    installation = auth.integration.get_app_installation(auth.installation_id)
+    granted = installation.raw_data.get("permissions") or {}
+    return {str(name): str(level) for name, level in granted.items()}
+
+
+def git_credentials(settings: GitHubSettings, auth: Auth.Auth) -> GitCredentials:
+    """The current installation token (renewed when due), or the configured token."""
+    if isinstance(auth, InstallationAuth):
+        token = auth.token
+    else:
+        assert settings.token is not None
+        token = settings.token.get_secret_value()
+    return GitCredentials(username=TOKEN_USERNAME, password=SecretStr(token))
+
+
+def make_integration(settings: GitHubSettings) -> GithubIntegration:
+    """The App itself, authenticated with a JSON web token signed by its private key."""
     assert settings.app_id is not None
-    assert settings.installation_id is not None
-    integration = GithubIntegration(
+    return GithubIntegration(
         auth=Auth.AppAuth(settings.app_id, read_private_key(settings)),
         base_url=settings.base_url.rstrip("/"),
         timeout=settings.timeout_seconds,
@@ -186,21 +262,72 @@ def make_auth(settings: GitHubSettings) -> Auth.Auth:
         seconds_between_requests=None,
         seconds_between_writes=None,
     )
+
+
+def make_auth(
+    settings: GitHubSettings,
+    *,
+    installation_id: int | None = None,
+    repository: str | None = None,
+) -> Auth.Auth:
+    """A token, or an App installation whose token is renewed before it expires."""
+    if settings.token is not None:
+        return Auth.Token(settings.token.get_secret_value())
     margin = dt.timedelta(seconds=settings.token_refresh_margin_seconds)
-    return InstallationAuth(integration, settings.installation_id, margin)
+    return InstallationAuth(
+        make_integration(settings),
+        installation_id or settings.installation_id,
+        margin,
+        repository or settings.repository,
+    )
 
 
-def make_github(settings: GitHubSettings, auth: Auth.Auth) -> Github:
+def make_github(
+    settings: GitHubSettings, auth: Auth.Auth, cache: ConditionalCache | None = None
+) -> Github:
     """A lazy PyGithub client: objects are fetched only when a field is read."""
     writes = settings.seconds_between_writes
-    return Github(
+    gh = Github(
         auth=auth,
         base_url=settings.base_url.rstrip("/"),
         timeout=settings.timeout_seconds,
         user_agent=USER_AGENT,
-        per_page=100,
+        per_page=settings.per_page,
         retry=make_retry(settings),
         seconds_between_requests=None,
         seconds_between_writes=writes if writes > 0 else None,
         lazy=True,
     )
+    if cache is not None:
+        mount_cache(gh, cache)
+    return gh
+
+
+ConnectionClass = type[HTTPRequestsConnectionClass] | type[HTTPSRequestsConnectionClass]
+CONNECTION_CLASS_ATTRIBUTE = "_Requester__connectionClass"
+
+
+def mount_cache(gh: Github, cache: ConditionalCache) -> None:
+    """Put the conditional cache under PyGithub's `requests` session.
+
+    PyGithub opens its session inside a connection object it builds on first use, from
+    a class each requester holds; a subclass of that class mounts the cache's adapter
+    on the session it opens, so every request of this client goes through it.
+    """
+    requester = gh.requester
+    base: ConnectionClass | None = getattr(requester, CONNECTION_CLASS_ATTRIBUTE, None)
+    if base is None:
+        raise RuntimeError("this PyGithub version builds its connections differently")
+
+    class ConditionalConnection(base):  # type: ignore[valid-type,misc]  # chosen at runtime
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.adapter = ConditionalAdapter(
+                cache,
+                max_retries=self.retry,
+                pool_connections=self.pool_size,
+                pool_maxsize=self.pool_size,
+            )
+            self.session.mount(f"{self.protocol}://", self.adapter)
+
+    setattr(requester, CONNECTION_CLASS_ATTRIBUTE, ConditionalConnection)

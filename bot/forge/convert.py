@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 
-from bot.forge.base import (
-    CheckRunInfo,
-    ChecksSnapshot,
-    Comment,
-    CommitState,
-    PullRequestInfo,
-    PullState,
-    Review,
-    StatusInfo,
-)
+from bot.forge.base import Comment, PullRequestInfo, PullState, Review
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -26,6 +16,12 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=dt.UTC)
+
+
+def mergeable_of(pull: PullRequest) -> bool | None:
+    """`mergeable`, which PyGithub types as a bool but GitHub leaves null while computing."""
+    value: object = pull.mergeable
+    return value if isinstance(value, bool) else None
 
 
 def pull_request_info(
@@ -55,7 +51,8 @@ def pull_request_info(
         base_ref=pull.base.ref,
         author=pull.user.login,
         labels=labels if labels is not None else current_labels,
-        mergeable=pull.mergeable,
+        mergeable=mergeable_of(pull),
+        mergeable_state=pull.mergeable_state,
         requested_reviewers=tuple(dict.fromkeys((*current_reviewers, *reviewers))),
         requested_teams=tuple(dict.fromkeys((*current_teams, *teams))),
         files=files,
@@ -83,40 +80,4 @@ def comment_info(comment: IssueComment) -> Comment:
         body=comment.body or "",
         created_at=created,
         updated_at=as_utc(comment.updated_at) or created,
-    )
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """An ISO 8601 timestamp from raw JSON."""
-    if not isinstance(value, str) or not value:
-        return None
-    return as_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-
-
-def checks_snapshot(
-    sha: str, combined: dict[str, Any], runs: list[dict[str, Any]]
-) -> ChecksSnapshot:
-    """Combined status JSON and check-run JSON as one snapshot, latest run per name."""
-    statuses = tuple(
-        StatusInfo(
-            context=str(status["context"]),
-            state=CommitState(status["state"]),
-            description=status.get("description"),
-            target_url=status.get("target_url"),
-        )
-        for status in combined.get("statuses", [])
-    )
-    latest: dict[str, CheckRunInfo] = {}
-    for run in sorted(runs, key=lambda item: int(item["id"])):
-        latest[str(run["name"])] = CheckRunInfo(
-            id=int(run["id"]),
-            name=str(run["name"]),
-            status=str(run["status"]),
-            conclusion=run.get("conclusion"),
-        )
-    return ChecksSnapshot(
-        sha=sha,
-        combined_state=CommitState(combined.get("state", "pending")),
-        statuses=statuses,
-        check_runs=tuple(latest.values()),
     )

@@ -4,6 +4,7 @@ Every public method turns PyGithub's and the network's errors into `ForgeError`s
 that say what failed and how to fix it. Retries live in the client (see
 `bot.forge.client`); repeating a whole method after an interruption is safe:
 pull requests are found by branch, comments by marker, commits by content.
+One adapter serves one repository; an App serving several builds one per repository.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from github import GithubException
-from github.GithubObject import NotSet, Opt
 
 from bot.domain.layout import PROMOTION_BRANCH_PREFIX
-from bot.forge import promotion, revert
+from bot.errors import UserInputError
+from bot.forge import contents, idempotent, merging, promotion, revert, teams, verdicts
 from bot.forge.base import (
+    Annotation,
+    BotIdentity,
     BranchHead,
     CheckConclusion,
     ChecksSnapshot,
@@ -25,8 +28,7 @@ from bot.forge.base import (
     DeploymentInfo,
     DeploymentState,
     Forge,
-    ForgeHeadMovedError,
-    ForgeNotMergeableError,
+    GitCredentials,
     MergeMethod,
     MergeResult,
     Permission,
@@ -35,32 +37,48 @@ from bot.forge.base import (
     RevertResult,
     Review,
 )
-from bot.forge.client import InstallationAuth, make_auth, make_github
-from bot.forge.comments import list_comments, upsert_comment
-from bot.forge.convert import checks_snapshot, comment_info, pull_request_info, review_info
-from bot.forge.session import (
-    RepoSession,
-    clip,
-    flip_draft,
-    github_message,
-    guarded,
-    optional,
+from bot.forge.client import (
+    InstallationAuth,
+    git_credentials,
+    installation_permissions,
+    make_auth,
+    make_github,
 )
+from bot.forge.comments import list_comments, upsert_comment
+from bot.forge.conditional import ConditionalCache
+from bot.forge.convert import comment_info, pull_request_info, review_info
+from bot.forge.session import RepoSession, clip, flip_draft, guarded, optional
 from bot.forge.settings import GitHubSettings
 
 CLOSE_MARKER = "<!-- promobot:closed -->"
-STATUS_DESCRIPTION_LIMIT = 140
-CHECK_TEXT_LIMIT = 65_000
+STATUS_DESCRIPTION_LIMIT = verdicts.STATUS_DESCRIPTION_LIMIT
 
 
 class GitHubForge:
-    """The one real `Forge`. Build it from `GitHubSettings`; close it when done."""
+    """The one real `Forge`. Build it from `GitHubSettings`; close it when done.
 
-    def __init__(self, settings: GitHubSettings) -> None:
+    `repository` and `installation_id` default to the settings'; without an installation
+    id an App's installation is looked up for the repository.
+    """
+
+    def __init__(
+        self,
+        settings: GitHubSettings,
+        *,
+        repository: str | None = None,
+        installation_id: int | None = None,
+    ) -> None:
+        name = repository or settings.repository
+        if name is None:
+            raise UserInputError(
+                "github: no repository to act on",
+                hint="set `github.repository`, or build the adapter for one repository",
+            )
         self._settings = settings
-        self._auth = make_auth(settings)
-        self._gh = make_github(settings, self._auth)
-        self._session = RepoSession(self._gh, settings)
+        self._auth = make_auth(settings, installation_id=installation_id, repository=name)
+        self.cache = ConditionalCache(settings.conditional_cache_entries)
+        self._gh = make_github(settings, self._auth, self.cache)
+        self._session = RepoSession(self._gh, settings, name)
 
     def close(self) -> None:
         """Release the HTTP connections, the token fetcher's too."""
@@ -78,6 +96,18 @@ class GitHubForge:
     def bot_login(self) -> str:
         return self._settings.bot_login
 
+    @property
+    def bot(self) -> BotIdentity:
+        return BotIdentity(
+            login=self._settings.bot_login,
+            app_id=self._settings.app_id,
+            verdict_name=self._settings.status_context,
+        )
+
+    @property
+    def repository(self) -> str:
+        return self._session.repository
+
     @guarded("read the default branch")
     def default_branch(self) -> BranchHead:
         name = self._session.default_branch_name()
@@ -86,35 +116,11 @@ class GitHubForge:
 
     @guarded("read a file")
     def read_file(self, path: str, ref: str | None = None) -> str | None:
-        at = ref or self._session.default_branch_name()
-        try:
-            content = self._session.repo.get_contents(path, ref=at)
-        except GithubException as error:
-            if error.status == 404:
-                return None
-            raise
-        if isinstance(content, list):
-            return None
-        return content.decoded_content.decode("utf-8")
+        return contents.read_file(self._session, path, ref)
 
     @guarded("list files")
     def list_files(self, path: str, ref: str | None = None) -> list[str]:
-        at = ref or self._session.default_branch_name()
-        found: list[str] = []
-        pending = [path.rstrip("/")]
-        while pending:
-            try:
-                listing = self._session.repo.get_contents(pending.pop(), ref=at)
-            except GithubException as error:
-                if error.status == 404:
-                    continue
-                raise
-            for item in listing if isinstance(listing, list) else [listing]:
-                if item.type == "dir":
-                    pending.append(item.path)
-                elif item.type == "file":
-                    found.append(item.path)
-        return sorted(found)
+        return contents.list_files(self._session, path, ref)
 
     @guarded("open or update the promotion pull request")
     def open_or_update_promotion(
@@ -145,6 +151,17 @@ class GitHubForge:
         )
         return promotion.open_or_update(self._session, change, flip_draft)
 
+    @guarded("bring the promotion branch up to date")
+    def update_promotion_branch(
+        self, number: int, *, expected_head_sha: str | None = None
+    ) -> PromotionPR:
+        return promotion.update_promotion_branch(self._session, number, expected_head_sha)
+
+    @guarded("wait for GitHub's mergeability")
+    def wait_mergeable(self, number: int, timeout: float | None = None) -> PullRequestInfo:
+        wait = self._settings.mergeability_timeout_seconds if timeout is None else timeout
+        return pull_request_info(merging.wait_mergeable(self._session, number, wait))
+
     @guarded("change the draft state")
     def set_draft(self, number: int, draft: bool) -> PullRequestInfo:
         pull = self._session.repo.get_pull(number)
@@ -156,7 +173,7 @@ class GitHubForge:
     def close_pull_request(self, number: int, comment: str | None = None) -> PullRequestInfo:
         if comment:
             issue = self._session.repo.get_issue(number)
-            upsert_comment(issue, marker=CLOSE_MARKER, body=comment, bot_login=self.bot_login)
+            upsert_comment(self._session, issue, marker=CLOSE_MARKER, body=comment)
         pull = self._session.repo.get_pull(number)
         pull.edit(state="closed")
         return pull_request_info(pull)
@@ -186,14 +203,42 @@ class GitHubForge:
         target_url: str | None = None,
         context: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {
-            "state": state.value,
-            "description": clip(description, STATUS_DESCRIPTION_LIMIT),
-            "context": context or self._settings.status_context,
-        }
-        if target_url:
-            body["target_url"] = target_url
-        self._session.api("POST", f"/statuses/{sha}", body)
+        verdicts.set_status(
+            self._session,
+            sha,
+            state,
+            description,
+            context=context or self._settings.status_context,
+            target_url=target_url,
+        )
+
+    @guarded("set the policy verdict")
+    def set_verdict(
+        self,
+        sha: str,
+        state: CommitState,
+        *,
+        title: str,
+        summary: str,
+        text: str = "",
+        annotations: Sequence[Annotation] = (),
+        details_url: str | None = None,
+    ) -> None:
+        name = self._settings.status_context
+        if not self._settings.uses_app:
+            verdicts.set_status(
+                self._session, sha, state, title, context=name, target_url=details_url
+            )
+            return
+        verdicts.set_check_verdict(
+            self._session,
+            sha,
+            name,
+            state,
+            output=verdicts.check_output(title, summary, text),
+            annotations=annotations,
+            details_url=details_url,
+        )
 
     @guarded("set the check run")
     def set_check_run(
@@ -207,42 +252,29 @@ class GitHubForge:
         details_url: str | None = None,
         check_run_id: int | None = None,
     ) -> int:
-        output: dict[str, str | list[dict[str, str | int]]] = {
-            "title": title,
-            "summary": clip(summary, CHECK_TEXT_LIMIT),
-        }
-        status = "in_progress" if conclusion is None else "completed"
-        finished: Opt[str] = NotSet if conclusion is None else conclusion.value
-        if check_run_id is not None:
-            run = self._session.repo.get_check_run(check_run_id)
-            run.edit(
-                status=status, conclusion=finished, output=output, details_url=optional(details_url)
-            )
-            return check_run_id
-        created = self._session.repo.create_check_run(
-            name=name,
-            head_sha=sha,
-            status=status,
-            conclusion=finished,
-            output=output,
-            details_url=optional(details_url),
+        return verdicts.set_check_run(
+            self._session,
+            sha,
+            name,
+            conclusion=conclusion,
+            output=verdicts.check_output(title, summary, ""),
+            details_url=details_url,
+            check_run_id=check_run_id,
         )
-        return int(created.id)
 
     @guarded("read the checks")
     def get_checks(self, sha: str) -> ChecksSnapshot:
-        combined = self._session.api("GET", f"/commits/{sha}/status", params={"per_page": 100})
-        runs = self._session.api("GET", f"/commits/{sha}/check-runs", params={"per_page": 100})
-        return checks_snapshot(sha, combined, list(runs.get("check_runs", [])))
+        return verdicts.read_checks(self._session, sha, self.bot)
 
     @guarded("write the bot's comment")
     def upsert_comment(self, number: int, marker: str, body: str) -> Comment:
         issue = self._session.repo.get_issue(number)
-        return upsert_comment(issue, marker=marker, body=body, bot_login=self.bot_login)
+        return upsert_comment(self._session, issue, marker=marker, body=body)
 
     @guarded("comment")
     def create_comment(self, number: int, body: str) -> Comment:
-        return comment_info(self._session.repo.get_issue(number).create_comment(body))
+        issue = self._session.repo.get_issue(number)
+        return comment_info(idempotent.create_comment(self._session, issue, body))
 
     @guarded("list comments")
     def list_comments(self, number: int) -> list[Comment]:
@@ -255,14 +287,7 @@ class GitHubForge:
 
     @guarded("read a team membership")
     def is_team_member(self, org: str, team_slug: str, login: str) -> bool:
-        team = self._gh.get_organization(org).get_team_by_slug(team_slug)
-        try:
-            membership = team.get_team_membership(login)
-        except GithubException as error:
-            if error.status == 404:
-                return False
-            raise
-        return membership.state == "active"
+        return teams.is_team_member(self._gh, org, team_slug, login)
 
     @guarded("read a collaborator's permission")
     def collaborator_permission(self, login: str) -> Permission:
@@ -300,35 +325,14 @@ class GitHubForge:
         title: str | None = None,
         message: str | None = None,
     ) -> MergeResult:
-        pull = self._session.repo.get_pull(number)
-        try:
-            status = pull.merge(
-                commit_message=optional(message),
-                commit_title=optional(title),
-                merge_method=method.value,
-                sha=expected_head_sha,
-            )
-        except GithubException as error:
-            return self._merge_refused(number, expected_head_sha, error)
-        return MergeResult(sha=str(status.sha), message=str(status.message))
-
-    def _merge_refused(self, number: int, expected: str, error: GithubException) -> MergeResult:
-        if error.status == 409:
-            raise ForgeHeadMovedError(
-                f"#{number} was not merged: its head moved after {expected[:7]} was checked "
-                f"({github_message(error)})",
-                hint="recompute merge readiness for the new head",
-            ) from error
-        if error.status != 405:
-            raise error
-        current = self._session.repo.get_pull(number)
-        if current.merged and current.head.sha == expected:
-            # A retried merge whose first attempt went through.
-            return MergeResult(sha=str(current.merge_commit_sha), message="already merged")
-        raise ForgeNotMergeableError(
-            f"#{number} is not mergeable: {github_message(error)}",
-            hint="resolve conflicts, leave draft, or satisfy the branch protection rules",
-        ) from error
+        return merging.merge(
+            self._session,
+            number,
+            expected_head_sha=expected_head_sha,
+            method=method,
+            title=title,
+            message=message,
+        )
 
     @guarded("create a deployment")
     def create_deployment(
@@ -339,13 +343,11 @@ class GitHubForge:
         payload: Mapping[str, Any] | None = None,
         description: str = "",
     ) -> DeploymentInfo:
-        deployment = self._session.repo.create_deployment(
+        deployment = idempotent.create_deployment(
+            self._session,
             ref=ref,
-            task="deploy",
-            auto_merge=False,
-            required_contexts=[],
-            payload=dict(payload or {}),
             environment=environment,
+            payload=payload or {},
             description=clip(description, STATUS_DESCRIPTION_LIMIT),
         )
         return DeploymentInfo(
@@ -383,7 +385,15 @@ class GitHubForge:
         return revert.open_revert(self._session, number, labels=labels, body=body, merge=merger)
 
     def _merge_revert(self, pull: PullRequestInfo) -> MergeResult:
-        return self.merge(pull.number, expected_head_sha=pull.head_sha, title=pull.title)
+        return revert.merge_revert(pull, merge=self.merge, update=self.update_promotion_branch)
+
+    @guarded("read the installation's permissions")
+    def installation_permissions(self) -> dict[str, str]:
+        return installation_permissions(self._auth)
+
+    @guarded("get credentials for git")
+    def fetch_credentials(self) -> GitCredentials:
+        return git_credentials(self._settings, self._auth)
 
 
 if TYPE_CHECKING:

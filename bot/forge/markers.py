@@ -7,12 +7,18 @@ to find its comments, and to tell its own commits from a person's.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 
 BODY_BEGIN = "<!-- promobot:begin -->"
 BODY_END = "<!-- promobot:end -->"
 BRANCH_TRAILER = "Promobot-Branch"
 CONTENT_TRAILER = "Promobot-Content"
 HUMAN_COMMIT_MARKER = "<!-- promobot:human-commit -->"
+# GitHub's own commits (web merges, "Update branch") are committed by this address.
+# https://docs.github.com/en/authentication/managing-commit-signature-verification/about-commit-signature-verification
+GITHUB_COMMITTER_EMAIL = "noreply@github.com"
+GITHUB_COMMITTER_LOGIN = "web-flow"
 
 
 def bot_section(text: str) -> str:
@@ -61,16 +67,104 @@ def trailer(message: str, key: str) -> str | None:
     return None
 
 
-def is_bot_commit(
-    *, message: str, committer_email: str | None, parent_count: int, branch: str, bot_email: str
-) -> bool:
-    """True when a branch head is the bot's single commit for `branch`.
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed against its first parent."""
 
-    A bot branch is always exactly one bot commit on top of the default branch,
-    so looking at the head is enough: anything a person pushes becomes the head.
+    path: str
+    status: str
+    blob_sha: str | None
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitFacts:
+    """A commit as GitHub's REST API shows it (`GET /repos/{o}/{r}/commits/{sha}`).
+
+    The logins are GitHub's attribution of the author and committer; None when no
+    account matches the address.
+    """
+
+    sha: str
+    message: str
+    parents: tuple[str, ...]
+    author_login: str | None
+    committer_login: str | None
+    author_email: str | None
+    committer_email: str | None
+    verified: bool
+    files: tuple[FileChange, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CommitFacts:
+        """From GitHub's commit JSON."""
+        commit = data["commit"]
+        return cls(
+            sha=str(data["sha"]),
+            message=str(commit["message"]),
+            parents=tuple(str(parent["sha"]) for parent in data.get("parents", [])),
+            author_login=(data.get("author") or {}).get("login"),
+            committer_login=(data.get("committer") or {}).get("login"),
+            author_email=(commit.get("author") or {}).get("email"),
+            committer_email=(commit.get("committer") or {}).get("email"),
+            verified=bool((commit.get("verification") or {}).get("verified")),
+            files=file_changes(data.get("files") or []),
+        )
+
+
+def file_changes(items: list[dict[str, Any]]) -> tuple[FileChange, ...]:
+    """The `files` of a commit or a comparison; a removed file has no blob."""
+    return tuple(
+        FileChange(
+            path=str(item["filename"]),
+            status=str(item.get("status") or "modified"),
+            blob_sha=None if item.get("status") == "removed" else item.get("sha"),
+            previous_path=item.get("previous_filename"),
+        )
+        for item in items
+    )
+
+
+def is_made_by(
+    login: str | None, email: str | None, *, bot_login: str, bot_email: str | None
+) -> bool:
+    """An author or committer is the bot: its account, or the identity configured for it."""
+    if login is not None and login.lower() == bot_login.lower():
+        return True
+    return bot_email is not None and (email or "").lower() == bot_email.lower()
+
+
+def is_bot_commit(
+    commit: CommitFacts, *, branch: str, bot_login: str, bot_email: str | None = None
+) -> bool:
+    """True when a commit is the bot's single commit for `branch`.
+
+    Author and committer must both be the bot: a person amending the bot's commit keeps
+    its author but becomes its committer. GitHub attributes an App's commits to
+    `<slug>[bot]` and a token's to its user; a configured identity is matched by e-mail.
     """
     return (
-        parent_count == 1
-        and (committer_email or "").lower() == bot_email.lower()
-        and trailer(message, BRANCH_TRAILER) == branch
+        len(commit.parents) == 1
+        and trailer(commit.message, BRANCH_TRAILER) == branch
+        and is_made_by(
+            commit.author_login, commit.author_email, bot_login=bot_login, bot_email=bot_email
+        )
+        and is_made_by(
+            commit.committer_login,
+            commit.committer_email,
+            bot_login=bot_login,
+            bot_email=bot_email,
+        )
     )
+
+
+def is_github_merge(commit: CommitFacts) -> bool:
+    """A two-parent merge GitHub itself made and signed: "Update branch" merging the base
+    into the head. Whoever pressed the button is its author; GitHub is its committer.
+
+    https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request-branch
+    """
+    by_github = (commit.committer_email or "").lower() == GITHUB_COMMITTER_EMAIL or (
+        commit.committer_login or ""
+    ).lower() == GITHUB_COMMITTER_LOGIN
+    return len(commit.parents) == 2 and by_github and commit.verified

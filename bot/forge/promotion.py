@@ -4,7 +4,8 @@ The branch `promobot/<environment>/<model>` always holds exactly one bot commit
 on top of the default branch, made with the Git Data API (tree with the new
 manifest, commit, ref). Opening costs: branch head, tree, commit, ref, pull
 request, labels, reviewers. Creating the ref first is also the existence check:
-a new ref means no pull request can exist yet.
+a new ref means no pull request can exist yet. A branch the default branch moved
+away from is brought up to date by making the bot's commit again on the new base.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from github.PullRequest import PullRequest
 
 from bot.domain.layout import promotion_branch
 from bot.forge.base import (
+    ForgeHeadMovedError,
     ForgeHumanCommitError,
     ForgeNothingToChangeError,
     PromotionOutcome,
     PromotionPR,
+    ReviewRequestProblem,
 )
+from bot.forge.branches import find_bot_commit, rebuild
 from bot.forge.comments import upsert_comment
 from bot.forge.convert import pull_request_info
 from bot.forge.markers import (
@@ -31,11 +35,10 @@ from bot.forge.markers import (
     bot_section,
     commit_message,
     content_digest,
-    is_bot_commit,
     replace_bot_section,
     trailer,
 )
-from bot.forge.session import FILE_MODE, RepoSession
+from bot.forge.session import FILE_MODE, RepoSession, github_message
 
 SetDraft = Callable[[PullRequest, bool], None]
 """Flips a pull request's draft state; REST cannot, so the adapter passes its GraphQL call."""
@@ -109,9 +112,12 @@ def _open_pull(
     if labels:
         pull.add_to_labels(*labels)
     reviewers = reviewers_to_request(change, session.settings.bot_login)
-    _request_reviews(pull, reviewers, change.team_reviewers)
+    problems = request_reviews(session, pull, reviewers, change.team_reviewers)
     info = pull_request_info(
-        pull, labels=labels, reviewers=tuple(reviewers), teams=change.team_reviewers
+        pull,
+        labels=labels,
+        reviewers=_asked(reviewers, problems, teams=False),
+        teams=_asked(change.team_reviewers, problems, teams=True),
     )
     return PromotionPR(
         outcome=outcome,
@@ -119,12 +125,59 @@ def _open_pull(
         branch=change.branch,
         commit_sha=commit,
         detail=f"opened #{info.number} from {change.branch} at {commit[:7]}",
+        review_problems=problems,
     )
 
 
-def _request_reviews(pull: PullRequest, reviewers: Sequence[str], teams: Sequence[str]) -> None:
-    if reviewers or teams:
+def request_reviews(
+    session: RepoSession, pull: PullRequest, reviewers: Sequence[str], teams: Sequence[str]
+) -> tuple[ReviewRequestProblem, ...]:
+    """Ask for reviews; what GitHub refuses (422) is returned, not raised.
+
+    GitHub refuses the whole request when one reviewer cannot be asked: a team without
+    access to the repository, or any team when the App lacks the organization Members
+    permission. Each is then asked alone, so the others still are.
+    https://docs.github.com/en/rest/pulls/review-requests#request-reviewers-for-a-pull-request
+    """
+    if not reviewers and not teams:
+        return ()
+    try:
         pull.create_review_request(reviewers=list(reviewers), team_reviewers=list(teams))
+    except GithubException as error:
+        if error.status != 422:
+            raise
+        if len(reviewers) + len(teams) == 1:
+            return (_review_problem(session, reviewers, teams, error),)
+    else:
+        return ()
+    problems: list[ReviewRequestProblem] = []
+    for login in reviewers:
+        problems += request_reviews(session, pull, [login], [])
+    for slug in teams:
+        problems += request_reviews(session, pull, [], [slug])
+    return tuple(problems)
+
+
+def _review_problem(
+    session: RepoSession, reviewers: Sequence[str], teams: Sequence[str], error: GithubException
+) -> ReviewRequestProblem:
+    if teams:
+        hint = (
+            f"give the team {session.owner}/{teams[0]} at least read access to "
+            f"{session.repository}, and the App the organization permission Members: read"
+        )
+    else:
+        hint = f"make {reviewers[0]} a collaborator of {session.repository} (read access or more)"
+    return ReviewRequestProblem(
+        reviewers=tuple(reviewers), teams=tuple(teams), message=github_message(error), hint=hint
+    )
+
+
+def _asked(
+    wanted: Sequence[str], problems: Sequence[ReviewRequestProblem], *, teams: bool
+) -> tuple[str, ...]:
+    refused = {name for p in problems for name in (p.teams if teams else p.reviewers)}
+    return tuple(name for name in wanted if name not in refused)
 
 
 def _update_branch(
@@ -140,21 +193,15 @@ def _update_branch(
         # The branch vanished between the two calls: start over as a new one.
         session.create_branch(change.branch, commit)
         return _open_pull(session, change, commit, PromotionOutcome.CREATED)
-    head_commit = session.get_commit(head)
     if pull is None and head in session.closed_pull_heads(change.branch):
         # The branch of a merged or closed promotion: its commits, a person's included, are
         # kept by that pull request, so the next challenger starts the branch afresh.
         session.move_branch(change.branch, commit)
         return _open_pull(session, change, commit, PromotionOutcome.CREATED)
-    if not is_bot_commit(
-        message=str(head_commit["message"]),
-        committer_email=head_commit["committer"].get("email"),
-        parent_count=len(head_commit["parents"]),
-        branch=change.branch,
-        bot_email=session.settings.commit_email,
-    ):
-        return _stop_for_human_commit(session, change, pull, head)
-    unchanged = trailer(str(head_commit["message"]), CONTENT_TRAILER) == digest
+    found = find_bot_commit(session, head, change.branch)
+    if found is None:
+        return _stop_for_human_commit(session, change.branch, pull, head)
+    unchanged = trailer(found.commit.message, CONTENT_TRAILER) == digest
     if not unchanged:
         session.move_branch(change.branch, commit)
     if pull is None:
@@ -170,31 +217,75 @@ def _update_branch(
     )
 
 
+def update_promotion_branch(
+    session: RepoSession, number: int, expected_head_sha: str | None
+) -> PromotionPR:
+    """See `Forge.update_promotion_branch`."""
+    pull = session.repo.get_pull(number)
+    branch, head = pull.head.ref, pull.head.sha
+    if expected_head_sha is not None and head != expected_head_sha:
+        raise ForgeHeadMovedError(
+            f"#{number} was not brought up to date: its head moved to {head[:7]} after "
+            f"{expected_head_sha[:7]} was checked",
+            hint="recompute merge readiness for the new head",
+        )
+    found = find_bot_commit(session, head, branch)
+    if found is None:
+        return _stop_for_human_commit(session, branch, pull, head)
+    base_sha, base_tree = session.branch_commit(pull.base.ref)
+    info = pull_request_info(pull)
+    if found.commit.parents == (base_sha,) and not found.is_rebased_by_github:
+        detail = f"#{number} is up to date with {pull.base.ref}"
+        return PromotionPR(
+            outcome=PromotionOutcome.UNCHANGED,
+            pull_request=info,
+            branch=branch,
+            commit_sha=head,
+            detail=detail,
+        )
+    commit = rebuild(session, found.commit, base_sha, base_tree)
+    if commit is None:
+        raise ForgeNothingToChangeError(
+            f"{pull.base.ref} already holds what #{number} changes",
+            hint="close the pull request; there is nothing left to promote",
+        )
+    session.move_branch(branch, commit)
+    return PromotionPR(
+        outcome=PromotionOutcome.UPDATED,
+        pull_request=info.model_copy(
+            update={"head_sha": commit, "mergeable": None, "mergeable_state": "unknown"}
+        ),
+        branch=branch,
+        commit_sha=commit,
+        detail=f"#{number}: made its commit again on {pull.base.ref} at {base_sha[:7]}",
+    )
+
+
 def _stop_for_human_commit(
-    session: RepoSession, change: PromotionChange, pull: PullRequest | None, head: str
+    session: RepoSession, name: str, pull: PullRequest | None, head: str
 ) -> PromotionPR:
     why = (
-        f"promobot did not update `{change.branch}`: its head {head[:7]} was not committed "
+        f"promobot did not update `{name}`: its head {head[:7]} was not committed "
         "by promobot, and promobot never force-pushes over someone's commits."
     )
     if pull is None:
         raise ForgeHumanCommitError(
-            why, hint=f"delete the branch {change.branch} (or open its pull request) and retry"
+            why, hint=f"delete the branch {name} (or open its pull request) and retry"
         )
     fix = (
         "To hand the promotion back to the bot, close this pull request or reset the branch "
         "to the bot's commit; the next challenger then updates it again."
     )
     upsert_comment(
+        session,
         session.repo.get_issue(pull.number),
         marker=HUMAN_COMMIT_MARKER,
         body=f"{why}\n\n{fix}",
-        bot_login=session.settings.bot_login,
     )
     return PromotionPR(
         outcome=PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT,
         pull_request=pull_request_info(pull),
-        branch=change.branch,
+        branch=name,
         commit_sha=head,
         detail=f"#{pull.number} has a commit by someone else at {head[:7]}; left it alone",
     )
@@ -222,19 +313,18 @@ def _refresh_pull(
     if missing:
         pull.add_to_labels(*missing)
     reviewers = reviewers_to_request(change, session.settings.bot_login)
-    if not unchanged:
-        # Approvals count for the head only; ask the reviewers again for the new commit.
-        _request_reviews(pull, reviewers, change.team_reviewers)
-    else:
+    teams: Sequence[str] = change.team_reviewers
+    if unchanged:
         reviewers, teams = _never_asked(pull, reviewers, change.team_reviewers)
-        _request_reviews(pull, reviewers, teams)
+    # Approvals count for the head only; after a new commit every reviewer is asked again.
+    problems = request_reviews(session, pull, reviewers, teams)
     if bool(pull.draft) != change.draft:
         set_draft(pull, change.draft)
     info = pull_request_info(
         pull,
         labels=(*current, *missing),
-        reviewers=tuple(reviewers),
-        teams=change.team_reviewers,
+        reviewers=_asked(reviewers, problems, teams=False),
+        teams=_asked(change.team_reviewers, problems, teams=True),
         body=body,
     ).model_copy(update={"head_sha": commit, "draft": change.draft, "title": change.title})
     outcome = PromotionOutcome.UNCHANGED if unchanged else PromotionOutcome.UPDATED
@@ -245,6 +335,7 @@ def _refresh_pull(
         branch=change.branch,
         commit_sha=commit,
         detail=f"updated #{pull.number}: {what} {commit[:7]} on {change.branch}",
+        review_problems=problems,
     )
 
 

@@ -9,23 +9,44 @@ merge is a conflict, as it would be for `git revert`, and is left to a person.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from bot.domain.layout import revert_branch
 from bot.errors import ForgeError
 from bot.forge.base import (
     ForgeHumanCommitError,
+    ForgeMergeBlockedError,
     ForgeNothingToChangeError,
     ForgeRevertConflictError,
+    MergeBlock,
     MergeResult,
+    PromotionOutcome,
+    PromotionPR,
     PullRequestInfo,
     RevertResult,
 )
+from bot.forge.branches import find_bot_commit
 from bot.forge.convert import pull_request_info
-from bot.forge.markers import bot_section, commit_message, is_bot_commit
+from bot.forge.markers import bot_section, commit_message
 from bot.forge.session import RepoSession
 
 MergeRevert = Callable[[PullRequestInfo], MergeResult]
+
+
+class Merge(Protocol):
+    """`Forge.merge`."""
+
+    def __call__(
+        self, number: int, *, expected_head_sha: str, title: str | None = None
+    ) -> MergeResult: ...
+
+
+class Update(Protocol):
+    """`Forge.update_promotion_branch`."""
+
+    def __call__(self, number: int, *, expected_head_sha: str | None = None) -> PromotionPR: ...
+
+
 TreeIndex = dict[str, tuple[str, str]]
 
 
@@ -138,16 +159,27 @@ def _point_branch(session: RepoSession, branch: str, commit: str) -> None:
     if head is None:
         session.create_branch(branch, commit)
         return
-    data = session.get_commit(head)
-    if not is_bot_commit(
-        message=str(data["message"]),
-        committer_email=data["committer"].get("email"),
-        parent_count=len(data["parents"]),
-        branch=branch,
-        bot_email=session.settings.commit_email,
-    ):
+    if find_bot_commit(session, head, branch) is None:
         raise ForgeHumanCommitError(
             f"branch {branch} exists with a commit promobot did not make",
             hint=f"delete {branch} or open its pull request by hand",
         )
     session.move_branch(branch, commit)
+
+
+def merge_revert(pull: PullRequestInfo, *, merge: Merge, update: Update) -> MergeResult:
+    """Merge the revert; when the default branch moved since it was made and the branch
+    must be up to date, make its commit again on top and merge that."""
+    try:
+        return merge(pull.number, expected_head_sha=pull.head_sha, title=pull.title)
+    except ForgeMergeBlockedError as blocked:
+        if blocked.kind is not MergeBlock.BEHIND:
+            raise
+    updated = update(pull.number, expected_head_sha=pull.head_sha)
+    if updated.outcome is not PromotionOutcome.UPDATED:
+        raise ForgeError(
+            f"#{pull.number} is behind its base and could not be brought up to date: "
+            f"{updated.detail}",
+            hint="update the branch by hand and merge it",
+        )
+    return merge(pull.number, expected_head_sha=updated.commit_sha, title=pull.title)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +13,20 @@ import pytest
 from bot.forge.base import PromotionPR
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
-from tests.support.github_sandbox import GitHubSandbox
+from tests.support.contract import RestContract, WebhookContract
+from tests.support.github_sandbox import (
+    DEFAULT_CONTENT,
+    REPO_NAME,
+    GitHubSandbox,
+    WebhookReceiver,
+    app_key_pem,
+    default_seed,
+    make_checks,
+    start_github_sandbox,
+    write_content,
+)
+
+SeedChange = Callable[[dict[str, Any]], None]
 
 MANIFEST = "model-manifests/production/churn-classifier.yaml"
 APP_BOT = "promobot[bot]"
@@ -99,3 +115,63 @@ def promote(forge: GitHubForge, version: int, **overrides: Any) -> PromotionPR:
     }
     values.update(overrides)
     return forge.open_or_update_promotion(**values)
+
+
+@pytest.fixture
+def make_sandbox(
+    tmp_path: Path, rest_contract: RestContract, webhook_contract: WebhookContract
+) -> Iterator[Callable[[SeedChange], GitHubSandbox]]:
+    """Starts sandboxes on the default seed as a callable edits it (protection, plans,
+    permissions); stops them, and closes their clients, at teardown."""
+    with ExitStack() as stack:
+        count = 0
+
+        def start(change: SeedChange) -> GitHubSandbox:
+            nonlocal count
+            count += 1
+            folder = tmp_path / f"sandbox-{count}"
+            receiver = WebhookReceiver()
+            stack.callback(receiver.close)
+            content = write_content(folder / "content", DEFAULT_CONTENT)
+            key_file = folder / "app.pem"
+            key_file.write_text(app_key_pem())
+            seed = default_seed(receiver.url, content, key_file)
+            change(seed)
+            checks = make_checks(rest_contract, webhook_contract)
+            sandbox = stack.enter_context(start_github_sandbox(folder, checks, seed=seed))
+            sandbox.receiver = receiver
+            return sandbox
+
+        yield start
+
+
+def repository(seed: dict[str, Any], full_name: str = REPO_NAME) -> dict[str, Any]:
+    """The seed's entry for a repository, to edit in place."""
+    found: dict[str, Any] = next(r for r in seed["repositories"] if r["full_name"] == full_name)
+    return found
+
+
+def protect(**rules: Any) -> SeedChange:
+    """A seed change: classic branch protection of main."""
+
+    def change(seed: dict[str, Any]) -> None:
+        repository(seed)["branch_protection"] = {"main": rules}
+
+    return change
+
+
+def counted(sandbox: GitHubSandbox, method: str, suffix: str) -> list[int]:
+    """Statuses of the requests with `method` whose path ends with `suffix`, in order."""
+    return [
+        entry["status"]
+        for entry in sandbox.requests()
+        if entry["method"] == method and entry["path"].endswith(suffix)
+    ]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll `condition` until it holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

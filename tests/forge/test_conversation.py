@@ -3,7 +3,9 @@ teams and permissions, as the gate-and-merge workflow reads them."""
 
 from __future__ import annotations
 
-from bot.forge.base import Permission
+import pytest
+
+from bot.forge.base import ForgeTeamNotFoundError, Permission
 from bot.forge.github import GitHubForge
 from tests.forge.support import APP_BOT, MANIFEST, manifest_text, promote
 from tests.support.github_sandbox import GitHubSandbox
@@ -96,7 +98,14 @@ def test_team_membership(forge: GitHubForge) -> None:
     assert forge.is_team_member("acme", "ml-reviewers", "carol")
     assert forge.is_team_member("acme", "ml-reviewers", "alice")
     assert not forge.is_team_member("acme", "ml-reviewers", "bob")
-    assert not forge.is_team_member("acme", "no-such-team", "carol")
+
+
+def test_unknown_team_is_an_error_not_a_no(forge: GitHubForge) -> None:
+    """A policy naming a team that does not exist would wait for approvals forever."""
+    with pytest.raises(ForgeTeamNotFoundError, match="acme/no-such-team") as raised:
+        forge.is_team_member("acme", "no-such-team", "carol")
+    assert raised.value.hint is not None
+    assert "approval.teams" in raised.value.hint
 
 
 def test_collaborator_permissions(forge: GitHubForge) -> None:

@@ -41,8 +41,11 @@ def test_app_settings(tmp_path: Path) -> None:
     [
         ({"token": None}, "no credentials"),
         ({"app_id": 1}, "not both"),
-        ({"token": None, "app_id": 1}, "needs `app_id`, `installation_id`"),
+        ({"token": None, "app_id": 1}, "needs `app_id` and `private_key_path`"),
         ({"repository": "no-slash"}, "repository"),
+        ({"repository": None}, "token mode serves one repository; set `repository`"),
+        ({"repositories": ("acme/models",)}, "`repositories` needs a GitHub App"),
+        ({"commit_name": "promobot"}, "set both `commit_name` and `commit_email`"),
     ],
 )
 def test_invalid_settings_say_what_to_set(overrides: dict[str, Any], message: str) -> None:
@@ -79,3 +82,57 @@ def test_retry_policy_is_bounded() -> None:
     assert retry.allowed_methods is not None
     assert "PATCH" in retry.allowed_methods
     assert retry.raise_on_status is False
+
+
+def app_values(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    key = tmp_path / "app.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    values: dict[str, Any] = {
+        "token": None,
+        "app_id": 1,
+        "private_key_path": key,
+        "repository": None,
+    }
+    values.update(overrides)
+    return values
+
+
+def test_an_app_needs_no_repository_nor_installation(tmp_path: Path) -> None:
+    """One App serves every installed repository: both are found at run time."""
+    settings = make_settings(**app_values(tmp_path))
+    assert settings.repository is None
+    assert settings.installation_id is None
+    assert settings.serves("acme/anything")
+
+
+def test_repositories_narrow_what_an_app_serves(tmp_path: Path) -> None:
+    """`repositories` lists what is served; anything else is ignored, case aside."""
+    settings = make_settings(**app_values(tmp_path, repositories=("acme/models",)))
+    assert settings.serves("ACME/models")
+    assert not settings.serves("acme/webapp")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"repositories": ("no-slash",)}, "entries must be `owner/name`; not no-slash"),
+        (
+            {"commit_name": "promobot", "commit_email": "x@example.com"},
+            "an App's commits carry no custom author",
+        ),
+    ],
+)
+def test_invalid_app_settings_say_what_to_fix(
+    tmp_path: Path, overrides: dict[str, Any], message: str
+) -> None:
+    """A custom identity would make the App's commits unsigned; bad names are refused."""
+    with pytest.raises(ValidationError, match=message):
+        make_settings(**app_values(tmp_path, **overrides))
+
+
+def test_no_commit_identity_by_default() -> None:
+    """`promobot@users.noreply.github.com` belongs to a user named promobot: by default the
+    bot names no identity at all, and GitHub attributes commits to the token's user."""
+    settings = make_settings()
+    assert settings.commit_name is None
+    assert settings.commit_email is None
