@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import assert_never
 
 from pydantic import TypeAdapter
 
+from bot.domain.layout import POLICY_FOLDER, is_yaml
 from bot.domain.manifest import Deployment, RegistryKind, TargetKind
 from bot.errors import UserInputError
 from bot.forge.base import Forge
@@ -27,6 +30,8 @@ from bot.store.base import DecisionLog, StoredEvent
 from bot.targets.base import Target
 from bot.webhooks.events import DomainEvent, Pushed, is_own_write
 from bot.workflows.dispatch import Workflows
+from bot.workflows.gate_memory import GateMemory
+from bot.workflows.routing import OneRepository, Repositories, Router
 from bot.workflows.services import Services
 
 log = logging.getLogger(__name__)
@@ -151,49 +156,153 @@ def close_adapter(adapter: object) -> None:
 
 
 def build_services(settings: Settings, forge: Forge | None = None) -> Services:
-    """What the workflows use: the forge, the MLflow registry and where files are."""
-    github = settings.require_github()
+    """What the workflows use for one repository: its forge, the MLflow registry, files."""
+    chosen = forge or build_forge(settings)
     return Services(
-        forge=forge or build_forge(settings),
+        forge=chosen,
         registry=build_registry(RegistryKind.MLFLOW, settings),
         data_root=settings.data_folder,
         templates_root=settings.repo,
         tracking_uri=settings.mlflow_tracking_uri,
-        status_context=github.status_context,
-        repository=github.repository,
+        repository=chosen.repository,
     )
+
+
+class ServedRepositories:
+    """The repositories of the App's installations that hold `policies/`, each with a forge
+    acting with its own installation's token (`Repositories` of `bot.workflows.routing`).
+
+    A repository is looked at when an event first names it, and the App's installations
+    are listed again every `refresh_seconds`; `PROMOBOT_GITHUB__REPOSITORIES` narrows both.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        refresh_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._github = settings.require_github()
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._known: dict[str, tuple[Services | None, float]] = {}
+        self._listed_at: float | None = None
+        self._lock = threading.RLock()
+
+    def services(self, repository: str, installation_id: int | None = None) -> Services | None:
+        """The repository's services; None when it is not served (or holds no policies)."""
+        if not self._github.serves(repository):
+            return None
+        key = repository.lower()
+        with self._lock:
+            found = self._known.get(key)
+            fresh = found is not None and (
+                found[0] is not None or self._clock() - found[1] < self._refresh_seconds
+            )
+            if found is not None and fresh:
+                return found[0]
+            services = self._look_at(repository, installation_id)
+            self._known[key] = (services, self._clock())
+            return services
+
+    def served(self) -> list[Services]:
+        """Every served repository, the installations listed again when it is time."""
+        with self._lock:
+            due = (
+                self._listed_at is None or self._clock() - self._listed_at >= self._refresh_seconds
+            )
+            if due:
+                from bot.forge.installations import list_installations  # noqa: PLC0415
+
+                for installation in list_installations(self._github):
+                    for name in installation.repositories:
+                        self.services(name, installation.id)
+                self._listed_at = self._clock()
+            return [found for found, _ in self._known.values() if found is not None]
+
+    def close(self) -> None:
+        """Release every repository's forge."""
+        with self._lock:
+            for found, _ in self._known.values():
+                if found is not None:
+                    close_adapter(found.forge)
+            self._known.clear()
+
+    def _look_at(self, repository: str, installation_id: int | None) -> Services | None:
+        from bot.forge.github import GitHubForge  # noqa: PLC0415 - PyGithub only when used
+
+        forge = GitHubForge(self._github, repository=repository, installation_id=installation_id)
+        if not [p for p in forge.list_files(POLICY_FOLDER) if is_yaml(p)]:
+            log.info("%s holds no %s/: not served", repository, POLICY_FOLDER)
+            close_adapter(forge)
+            return None
+        log.info("serving %s", repository)
+        return build_services(self._settings, forge)
+
+
+def build_repositories(settings: Settings) -> Repositories:
+    """The repositories the service acts on: the one of a token, or an App's installations."""
+    github = settings.require_github()
+    if github.uses_app:
+        return ServedRepositories(settings)
+    return OneRepository(build_services(settings))
 
 
 def build_workflows(
     settings: Settings, decisions: DecisionLog | None, forge: Forge | None = None
 ) -> Workflows:
-    """The workflows over the adapters `settings` describe."""
-    services = build_services(settings, forge)
-    registries: dict[RegistryKind, Registry] = {RegistryKind.MLFLOW: services.registry}
+    """The workflows of one repository (the settings' own, or `forge`'s)."""
+    return workflows_factory(settings, decisions)(build_services(settings, forge))
+
+
+def workflows_factory(
+    settings: Settings, decisions: DecisionLog | None
+) -> Callable[[Services], Workflows]:
+    """Builds the workflows of any served repository; registries are shared by all."""
+    registries: dict[RegistryKind, Registry] = {}
 
     def registry_for(kind: RegistryKind) -> Registry:
         if kind not in registries:
             registries[kind] = build_registry(kind, settings)
         return registries[kind]
 
-    workflows = Workflows(
-        services=services,
-        decisions=decisions,
-        environments=settings.environments,
-        registries=registry_for,
-    )
-    if settings.apply_on_push:
-        workflows = dataclasses.replace(workflows, on_push=_apply_on_push(settings, services))
-    return workflows
+    on_push = _apply_on_push(settings) if settings.apply_on_push else None
+    memory = GateMemory()
+
+    def build(services: Services) -> Workflows:
+        return Workflows(
+            services=services,
+            decisions=decisions,
+            environments=settings.environments,
+            registries=registry_for,
+            on_push=on_push,
+            memory=memory,
+        )
+
+    return build
 
 
-def _apply_on_push(settings: Settings, services: Services) -> Callable[[Pushed], None]:
+def _apply_on_push(settings: Settings) -> Callable[[Pushed], None]:
     from bot.workflows.apply_on_push import apply_on_push  # noqa: PLC0415 - optional CD
 
+    checkout_of = settings.require_github().repository
+    if checkout_of is None:
+        raise UserInputError(
+            "PROMOBOT_APPLY_ON_PUSH applies the bot's checkout (PROMOBOT_REPO) of one repository",
+            hint="name it in PROMOBOT_GITHUB__REPOSITORY, or run CD with .github/workflows/cd.yml",
+        )
+    forges: dict[str, Forge] = {}
+
     def on_push(event: Pushed) -> None:
+        if event.repo.lower() != checkout_of.lower():
+            return
+        if checkout_of not in forges:
+            forges[checkout_of] = build_forge(settings)
         targets, registries = TargetPool(settings), RegistryPool(settings)
         try:
-            apply_on_push(settings.repo, services.forge, targets, registries, event)
+            apply_on_push(settings.repo, forges[checkout_of], targets, registries, event)
         finally:
             targets.close()
             registries.close()
@@ -201,24 +310,27 @@ def _apply_on_push(settings: Settings, services: Services) -> Callable[[Pushed],
     return on_push
 
 
-def _report_bug(
-    workflows: Workflows, event: DomainEvent, stored: StoredEvent, error: Exception
-) -> None:
+def _report_bug(router: Router, event: DomainEvent, stored: StoredEvent, error: Exception) -> None:
     try:
-        workflows.report_bug(event, stored.delivery_id, stored.id, error)
+        router.report_bug(event, stored.delivery_id, stored.id, error)
     except Exception:
         log.exception("event %s: cannot report its failure on the pull request", stored.id)
 
 
 def build_handler(context: ServiceContext) -> Handler:
-    """The handler `promobot serve` runs: each stored event becomes one workflow call."""
+    """The handler `promobot serve` runs: each stored event goes to its repository's
+    workflows."""
     settings = context.settings
-    workflows = dataclasses.replace(
-        build_workflows(settings, context.store.decisions),
-        enqueue=context.store.add,
-        on_verdict=context.metrics.record_verdict,
+    make = workflows_factory(settings, context.store.decisions)
+    router = Router(
+        repositories=build_repositories(settings),
+        workflows=lambda services: dataclasses.replace(
+            make(services), enqueue=context.store.add, on_verdict=context.metrics.record_verdict
+        ),
+        environments=settings.environments,
+        on_ignored=context.metrics.record_foreign_event,
+        on_conflict=context.metrics.record_claim_conflict,
     )
-
     last_attempt = settings.service.max_attempts
     bot_login = settings.require_github().bot_login
     loops = LoopGuard(settings.service.loop_limit)
@@ -233,17 +345,17 @@ def build_handler(context: ServiceContext) -> Handler:
             count = loops.record(stored.key)
             if loops.is_loop(count):
                 if count == loops.limit + 1:
-                    workflows.report_loop(event, count, loops.window_seconds)
+                    router.report_loop(event, count, loops.window_seconds)
                 raise ParkEvent(f"{count} events for {stored.key} within a minute: a loop")
         try:
-            workflows.handle(event, stored.delivery_id)
+            router.handle(event, stored.delivery_id)
         except UserInputError as error:
             # A user's mistake is reported once and never retried.
             context.metrics.record_user_error(stored.kind)
-            workflows.report_user_error(event, error)
+            router.report_user_error(event, error)
         except Exception as error:
             if stored.attempts >= last_attempt:
-                _report_bug(workflows, event, stored, error)
+                _report_bug(router, event, stored, error)
             raise
 
     return handle

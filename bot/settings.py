@@ -209,20 +209,20 @@ def known_variables(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     promobot_set: set[str] = set()
     for path, names in VARIABLES.items():
-        name = next((name for name in names if environ.get(name)), None)
-        if name is None:
+        given = next((name for name in names if environ.get(name)), None)
+        if given is None:
             continue
-        if name.startswith("PROMOBOT_"):
+        if given.startswith("PROMOBOT_"):
             promobot_set.add(path[0])
         section = values
         for part in path[:-1]:
             section = section.setdefault(part, {})
-        section[path[-1]] = environ[name]
-    for section, required in AMBIENT_SECTIONS.items():
-        found = values.get(section)
-        ambient_only = section not in promobot_set
+        section[path[-1]] = environ[given]
+    for name, required in AMBIENT_SECTIONS.items():
+        found = values.get(name)
+        ambient_only = name not in promobot_set
         if found is not None and ambient_only and not all(f in found for f in required):
-            del values[section]
+            del values[name]
     return values
 
 

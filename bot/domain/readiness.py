@@ -54,6 +54,16 @@ class MergeFacts(BaseModel):
     merge_requested: bool = Field(
         default=False, description="An authorised person commented `/promobot merge`."
     )
+    approval_problems: tuple[str, ...] = Field(
+        default=(),
+        description="Why the policy's teams could not be read (a permission, a team GitHub "
+        "does not show): their approvals cannot count until it is fixed.",
+    )
+    ignored_verdicts: tuple[str, ...] = Field(
+        default=(),
+        description="Statuses or check runs named like the verdict that someone else set: "
+        "they never count, and the status comment says so.",
+    )
 
 
 class Readiness(BaseModel):
@@ -99,6 +109,7 @@ def _approval_rule(facts: MergeFacts, policy: Policy) -> RuleResult:
         f"{len(counted)} of {needed} approval(s) on {facts.head_sha[:7]} from {teams}"
         + (f" ({', '.join(counted)})" if counted else "")
         + (f"; {missing} more needed" if missing else "")
+        + "".join(f"; cannot read {problem}" for problem in facts.approval_problems)
     )
     return _rule("approvals", missing == 0, detail, observed=len(counted), required=needed)
 
@@ -131,7 +142,12 @@ def merge_readiness(facts: MergeFacts, policy: Policy, now: dt.datetime) -> Read
         _rule(
             "policy-verdict",
             facts.policy_check is True,
-            f"the promobot/policy check {policy_state[facts.policy_check]}",
+            f"the promobot/policy check {policy_state[facts.policy_check]}"
+            + (
+                f"; ignored, as not promobot's own: {'; '.join(facts.ignored_verdicts)}"
+                if facts.ignored_verdicts
+                else ""
+            ),
         ),
         _approval_rule(facts, policy),
         *_check_rules(facts),

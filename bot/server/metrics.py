@@ -70,6 +70,17 @@ class ServiceMetrics:
             ["verdict"],
             registry=self.registry,
         )
+        self._foreign = Counter(
+            "promobot_foreign_events_ignored",
+            "Events from repositories the bot does not serve, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._conflicts = Counter(
+            "promobot_claim_conflicts",
+            "Registry events proposed nowhere: two repositories claim the model.",
+            registry=self.registry,
+        )
         self._own_writes = Counter(
             "promobot_own_writes_ignored",
             "Events caused by the bot's own statuses, check runs, comments and labels, by kind.",
@@ -102,6 +113,14 @@ class ServiceMetrics:
     def record_processing(self, kind: str, outcome: ProcessingOutcome, seconds: float) -> None:
         """Observe one processing attempt."""
         self._processing.labels(kind=kind, outcome=outcome.value).observe(seconds)
+
+    def record_foreign_event(self, kind: str) -> None:
+        """Count one event from a repository the bot does not serve, ignored."""
+        self._foreign.labels(kind=kind).inc()
+
+    def record_claim_conflict(self) -> None:
+        """Count one registry event no repository could take: two claim the model."""
+        self._conflicts.inc()
 
     def record_own_write(self, kind: str) -> None:
         """Count one event the bot caused itself, dropped before any work."""

@@ -8,12 +8,14 @@ GitHub Actions (`.github/workflows/cd.yml`) leave `apply_on_push` off.
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import git
 
 from bot.errors import TargetError, UserInputError
-from bot.forge.base import Forge
+from bot.forge.base import Forge, GitCredentials
+from bot.forge.gitauth import git_auth
 from bot.gitrepo import GitRepo
 from bot.webhooks.events import Pushed
 from bot.workflows.apply import RegistryProvider, TargetProvider, apply_changes
@@ -21,17 +23,38 @@ from bot.workflows.apply import RegistryProvider, TargetProvider, apply_changes
 log = logging.getLogger(__name__)
 
 
-def update_checkout(checkout: Path, branch: str) -> None:
-    """Fetch the remote and move the checkout's `branch` to the remote's head."""
+def update_checkout(checkout: Path, branch: str, credentials: GitCredentials | None) -> None:
+    """Fetch the remote and move the checkout's `branch` to the remote's head.
+
+    Over HTTPS git asks for credentials: the forge's (an App's installation token, renewed
+    hourly) are handed to this one fetch, never written to disk or a log.
+    """
     try:
         repo = git.Repo(checkout)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise UserInputError(
             f"{checkout} is not a git checkout", hint="set PROMOBOT_REPO to the bot's clone"
         ) from exc
+    refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
     with repo:
-        repo.git.fetch("origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        if credentials is None:
+            repo.git.fetch("origin", refspec)
+        else:
+            auth = git_auth(credentials)
+            subprocess.run(
+                auth.command("-C", str(checkout), "fetch", "--quiet", "origin", refspec),
+                env=auth.env(),
+                check=True,
+                capture_output=True,
+            )
         repo.git.checkout("-B", branch, f"origin/{branch}")
+
+
+def _credentials(forge: Forge, checkout: Path) -> GitCredentials | None:
+    """The forge's credentials when `origin` is fetched over HTTPS; None for a local path."""
+    with git.Repo(checkout) as repo:
+        url = repo.remotes.origin.url if "origin" in repo.remotes else ""
+    return forge.fetch_credentials() if url.startswith("https://") else None
 
 
 def apply_on_push(
@@ -45,7 +68,7 @@ def apply_on_push(
     branch = forge.default_branch().name
     if event.ref != f"refs/heads/{branch}":
         return
-    update_checkout(checkout, branch)
+    update_checkout(checkout, branch, _credentials(forge, checkout))
     with GitRepo(checkout) as repo:
         report = apply_changes(
             repo, targets, branch=branch, registries=registries, forge=forge, progress=log.info

@@ -22,9 +22,12 @@ from bot.domain.manifest import ModelManifest
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
 from bot.domain.verdict import Outcome, decide
 from bot.errors import UnknownModelVersion, UserInputError
+from bot.forge.base import Annotation, AnnotationLevel
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
+from bot.formats.yamlsource import parse_yaml
 from bot.registry.base import ModelVersionInfo, Registry
 from bot.workflows.inputs import compare
+from bot.workflows.verdicts import annotations_of
 
 ReadFile = Callable[[str], str | None]
 """Text of a path at one side of the change, None when absent."""
@@ -40,6 +43,7 @@ class CheckReport:
 
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -67,6 +71,31 @@ def metric_mismatches(manifest: ModelManifest, info: ModelVersionInfo) -> list[s
         elif not math.isclose(value, actual, rel_tol=0, abs_tol=TOLERANCE):
             problems.append(f"metrics.{name} is {value}, the registry says {actual:.6f}")
     return problems
+
+
+def _metric_annotations(
+    text: str, path: str, manifest: ModelManifest, info: ModelVersionInfo
+) -> list[Annotation]:
+    """Each metric the registry disagrees with, at its line of the manifest."""
+    document = parse_yaml(text, path)
+    found = []
+    for name, value in sorted(manifest.metrics.items()):
+        actual = info.metrics.get(name)
+        if actual is not None and math.isclose(value, actual, rel_tol=0, abs_tol=TOLERANCE):
+            continue
+        line, _ = document.position(("metrics", name))
+        said = "is not logged" if actual is None else f"is {actual:.6f}"
+        found.append(
+            Annotation(
+                path=path,
+                start_line=line,
+                end_line=line,
+                level=AnnotationLevel.FAILURE,
+                title=f"metrics.{name}",
+                message=f"the registry says v{info.version}'s {name} {said}, not {value}",
+            )
+        )
+    return found
 
 
 def check_change(
@@ -131,9 +160,12 @@ def _check_manifest(
         champion = None if base is None else registry.get_version(base.model, base.version)
     except (InvalidFile, PolicyResolutionError, UserInputError, UnknownModelVersion) as exc:
         report.failures.append(f"{path}: {exc}")
+        report.annotations.extend(annotations_of(exc))
         return
     mismatches = metric_mismatches(head, challenger)
     report.failures.extend(f"{path}: {m}" for m in mismatches)
+    if mismatches:
+        report.annotations.extend(_metric_annotations(text, path, head, challenger))
     if base is not None and base.version == head.version:
         report.notes.append(f"{path}: version unchanged (v{head.version})")
         return

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.domain.commands import Command, Parsed, parse_command, usage
 from bot.domain.layout import promotion_of
 from bot.errors import UserInputError
-from bot.forge.base import PullRequestInfo
+from bot.forge.base import ForgePermissionError, ForgeTeamNotFoundError, PullRequestInfo
 from bot.report.render import render_template
 from bot.workflows.gate import (
     GateResult,
@@ -70,14 +70,21 @@ def _read(
     return inputs, None, () if inputs is None else inputs.policy.approval.teams
 
 
-def _authorised(context: _Context) -> bool:
+def _authorised(context: _Context) -> tuple[bool, str]:
+    """Whether the commenter may command the bot; when not, what the refusal should add."""
     services, user = context.services, context.user
     if user.lower() == services.forge.bot_login.lower():
-        return False
+        return False, ""
     if services.forge.collaborator_permission(user).can_write:
-        return True
-    owner = services.forge_owner()
-    return any(services.forge.is_team_member(owner, team, user) for team in context.teams)
+        return True, ""
+    owner, unreadable = services.forge_owner(), []
+    for team in context.teams:
+        try:
+            if services.forge.is_team_member(owner, team, user):
+                return True, ""
+        except (ForgePermissionError, ForgeTeamNotFoundError) as error:
+            unreadable.append(f" (team {team} cannot be read: {error})")
+    return False, "".join(unreadable)
 
 
 def handle_comment(
@@ -97,9 +104,11 @@ def handle_comment(
     inputs, unreadable, teams = _read(services, pr)
     reply = _Reply(services, number, comment_id)
     context = _Context(services, pr, inputs, unreadable, teams, reply, user, now)
-    if not _authorised(context):
+    allowed, why_not = _authorised(context)
+    if not allowed:
         reply(
-            f"@{user} only people with write access or in the policy's teams can command promobot."
+            f"@{user} only people with write access or in the policy's teams can command "
+            f"promobot.{why_not}"
         )
         return CommandResult(parsed.word, "refused: not authorised")
     if parsed.command is None:

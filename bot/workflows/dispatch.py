@@ -39,7 +39,8 @@ from bot.workflows.failures import (
     report_loop,
     report_user_error,
 )
-from bot.workflows.gate import gate
+from bot.workflows.gate import GateResult, gate
+from bot.workflows.gate_memory import GateMemory
 from bot.workflows.inputs import utcnow
 from bot.workflows.propose import propose
 from bot.workflows.recheck import recheck
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 RECHECK_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 RECOMPUTE = "promobot_recompute"
 """Action of the follow-up events the handler queues to gate a pull request under its key."""
+TICK_RECOMPUTE = "promobot_tick"
+"""The same, queued by the clock: a merge GitHub refused on the head is not tried again."""
 
 Enqueue = Callable[[str, str, str, str, dict[str, Any]], bool]
 """`EventStore.add(delivery_id, source, kind, key, payload)`."""
@@ -67,6 +70,7 @@ class Workflows:
     enqueue: Enqueue | None = None
     on_verdict: Callable[[str], None] | None = None
     registries: Callable[[RegistryKind], Registry] | None = None
+    memory: GateMemory | None = None
     clock: Callable[[], dt.datetime] = utcnow
 
     def handle(self, event: DomainEvent, delivery_id: str = "") -> None:
@@ -155,31 +159,54 @@ class Workflows:
             is_current = pr.head_sha == event.head_sha
             if _is_promotion(pr) and is_current and _no_verdict(self.services, pr):
                 recheck(self.services, pr)
-        if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE}:
-            gate(self.services, event.number, now, pr=pr)
+        if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE, TICK_RECOMPUTE}:
+            self._gate(event.number, now, pr=pr, retry_refused=event.action != TICK_RECOMPUTE)
+
+    def _gate(
+        self,
+        number: int,
+        now: dt.datetime,
+        *,
+        pr: PullRequestInfo | None = None,
+        retry_refused: bool = True,
+    ) -> GateResult:
+        result = gate(self.services, number, now, pr=pr, retry_refused=retry_refused)
+        if self.memory is not None and result.head_sha is not None:
+            next_look = None if result.readiness is None else result.readiness.next_evaluation_at
+            self.memory.note(self.services.repository, number, result.head_sha, now, next_look)
+        return result
 
     def _check_run(self, event: CheckRunCompleted, now: dt.datetime) -> None:
         for number in event.pull_numbers:
-            gate(self.services, number, now)
+            self._gate(number, now)
         if not event.pull_numbers:
             self._gate_heads({event.head_sha}, now, "")
 
-    def _gate_heads(self, shas: set[str] | None, now: dt.datetime, delivery_id: str) -> None:
-        """Gate the promotion pull requests whose head is in `shas` (all when None).
+    def _gate_heads(
+        self, shas: set[str] | None, now: dt.datetime, delivery_id: str, *, tick: bool = False
+    ) -> None:
+        """Gate the promotion pull requests whose head is in `shas` (all when None); on a
+        `tick`, only those whose readiness may have changed with time.
 
         With a store, the work is queued under each pull request's own key, so
         it never runs beside another event of the same pull request.
         """
+        repository = self.services.repository
         for pr in self.services.forge.list_promotion_pull_requests():
             if shas is not None and pr.head_sha not in shas:
                 continue
+            settled = self.memory is not None and self.memory.is_settled(
+                repository, pr.number, pr.head_sha, now
+            )
+            if tick and settled:
+                continue
             if self.enqueue is None or not delivery_id:
-                gate(self.services, pr.number, now)
+                self._gate(pr.number, now, pr=pr, retry_refused=not tick)
                 continue
             follow_up = PullRequestChanged(
-                repo=self.services.repository,
+                repo=repository,
                 number=pr.number,
-                action=RECOMPUTE,
+                action=TICK_RECOMPUTE if tick else RECOMPUTE,
                 head_sha=pr.head_sha,
                 head_ref=pr.head_ref,
                 base_ref=pr.base_ref,
@@ -194,12 +221,12 @@ class Workflows:
 
     def _tick(self, now: dt.datetime) -> None:
         """Deploy windows open with time; versions whose webhook was lost get proposed."""
-        self._gate_heads(None, now, f"tick:{now:%Y%m%dT%H%M%S}")
+        self._gate_heads(None, now, f"tick:{now:%Y%m%dT%H%M%S}", tick=True)
         propose_missed_versions(self.services, self.decisions, self.environments, now)
 
 
 def _no_verdict(services: Services, pr: PullRequestInfo) -> bool:
-    return services.forge.get_checks(pr.head_sha).is_passing(services.status_context) is None
+    return services.forge.get_checks(pr.head_sha).verdict() is None
 
 
 def _is_promotion(pr: PullRequestInfo) -> bool:

@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.layout import manifest_path, promotion_branch
-from bot.domain.pull_request_plan import LABEL_REJECTED, plan_pull_request
+from bot.domain.pull_request_plan import LABEL_REJECTED, PullRequestPlan, plan_pull_request
 from bot.domain.verdict import Outcome, Verdict, decide
-from bot.forge.base import CommitState, PromotionOutcome, PullRequestInfo
+from bot.forge.base import (
+    ForgeDraftsRefusedError,
+    PromotionOutcome,
+    PromotionPR,
+    PullRequestInfo,
+    ReviewRequestProblem,
+)
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.formats.writing import dump_manifest
 from bot.registry.base import version_sort_key
@@ -18,6 +25,7 @@ from bot.report.render import ReportContext, render_report, render_template
 from bot.store.base import DecisionLog
 from bot.workflows.inputs import Proposal, gather, proposed_manifest
 from bot.workflows.services import Services
+from bot.workflows.verdicts import post_verdict
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +134,13 @@ def _record(
     return result
 
 
-def render_body(services: Services, proposal: Proposal, verdict: Verdict, now: dt.datetime) -> str:
+def render_body(
+    services: Services,
+    proposal: Proposal,
+    verdict: Verdict,
+    now: dt.datetime,
+    note: str | None = None,
+) -> str:
     """The bot's part of the pull request body: summary, manifest change and report."""
     ctx = ReportContext(
         model=proposal.model,
@@ -145,6 +159,7 @@ def render_body(services: Services, proposal: Proposal, verdict: Verdict, now: d
         report=report,
         policy=proposal.policy,
         challenger=proposal.challenger,
+        note=note,
     )
 
 
@@ -168,31 +183,30 @@ def _execute(
     plan = plan_pull_request(verdict, proposal.policy.on_rejected)
     if not plan.open_pull_request:
         return _comment_only(services, proposal, verdict, existing)
-    body = render_body(services, proposal, verdict, now)
-    manifest = proposed_manifest(proposal)
-    title = f"Promote {proposal.model} v{proposal.challenger.version} to {proposal.environment}"
-    pr = services.forge.open_or_update_promotion(
-        model=proposal.model,
-        environment=proposal.environment,
-        manifest_path=manifest.path(),
-        manifest_text=dump_manifest(manifest),
-        title=plan.title_prefix + title,
-        body=body,
-        labels=plan.labels,
-        team_reviewers=proposal.policy.approval.teams if plan.request_reviews else (),
-        draft=plan.draft,
-    )
+    try:
+        pr = _open_or_update(services, proposal, verdict, now, plan)
+    except ForgeDraftsRefusedError:
+        plan = plan_pull_request(verdict, proposal.policy.on_rejected, drafts_allowed=False)
+        pr = _open_or_update(services, proposal, verdict, now, plan)
     if pr.outcome is PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT:
         return ProposeResult(ProposeOutcome.BLOCKED, pr.detail, verdict, pr.pull_request)
     info = pr.pull_request
     if LABEL_REJECTED in info.labels and LABEL_REJECTED not in plan.labels:
         services.forge.remove_label(info.number, LABEL_REJECTED)
     if info.draft != plan.draft:
-        info = services.forge.set_draft(info.number, plan.draft)
-    state = CommitState.SUCCESS if plan.verdict_passes else CommitState.FAILURE
-    services.forge.set_commit_status(
-        pr.commit_sha, state, status_line(verdict), context=services.status_context
+        try:
+            info = services.forge.set_draft(info.number, plan.draft)
+        except ForgeDraftsRefusedError:
+            # The pull request stays open and labelled rejected; its failing verdict holds it.
+            plan = plan_pull_request(verdict, proposal.policy.on_rejected, drafts_allowed=False)
+    post_verdict(
+        services,
+        pr.commit_sha,
+        plan.verdict_passes,
+        status_line(verdict),
+        summary=_verdict_summary(verdict),
     )
+    _report_review_problems(services, info.number, pr.review_problems)
     if plan.close:
         info = services.forge.close_pull_request(
             info.number,
@@ -215,6 +229,51 @@ def _execute(
         )
     )
     return ProposeResult(outcome, pr.detail, verdict, info)
+
+
+def _open_or_update(
+    services: Services,
+    proposal: Proposal,
+    verdict: Verdict,
+    now: dt.datetime,
+    plan: PullRequestPlan,
+) -> PromotionPR:
+    manifest = proposed_manifest(proposal)
+    title = f"Promote {proposal.model} v{proposal.challenger.version} to {proposal.environment}"
+    return services.forge.open_or_update_promotion(
+        model=proposal.model,
+        environment=proposal.environment,
+        manifest_path=manifest.path(),
+        manifest_text=dump_manifest(manifest),
+        title=plan.title_prefix + title,
+        body=render_body(services, proposal, verdict, now, plan.note),
+        labels=plan.labels,
+        team_reviewers=proposal.policy.approval.teams if plan.request_reviews else (),
+        draft=plan.draft,
+    )
+
+
+def _verdict_summary(verdict: Verdict) -> str:
+    lines = [
+        f"**{verdict.verdict.value}**: {len(verdict.failed)} of {len(verdict.rules)} rule(s) failed"
+    ]
+    lines += [f"- {'✅' if r.passed else '❌'} `{r.name}`: {r.detail}" for r in verdict.rules]
+    return "\n".join(lines)
+
+
+def _report_review_problems(
+    services: Services, number: int, problems: Sequence[ReviewRequestProblem]
+) -> None:
+    """GitHub refused a review request: the pull request says so, so someone can fix it."""
+    if not problems:
+        return
+    marker = "<!-- promobot:review-requests -->"
+    lines = [f"- {problem.describe()}" for problem in problems]
+    services.forge.upsert_comment(
+        number,
+        marker,
+        f"{marker}\n**promobot could not ask for every review:**\n\n" + "\n".join(lines),
+    )
 
 
 def _comment_only(

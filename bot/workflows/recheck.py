@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.domain.layout import promotion_of
-from bot.forge.base import CommitState, PullRequestInfo
+from bot.forge.base import PullRequestInfo
 from bot.workflows.check import CheckReport, check_change
 from bot.workflows.services import Services
+from bot.workflows.verdicts import post_verdict
 
 
 def recheck(services: Services, pr: PullRequestInfo) -> CheckReport:
@@ -22,8 +23,17 @@ def recheck(services: Services, pr: PullRequestInfo) -> CheckReport:
         list_base=lambda folder: services.forge.list_files(folder, base_ref),
         promotion=promotion_of(pr.head_ref),
     )
-    state = CommitState.SUCCESS if report.passed else CommitState.FAILURE
-    services.forge.set_commit_status(
-        pr.head_sha, state, report.summary(), context=services.status_context
+    post_verdict(
+        services,
+        pr.head_sha,
+        report.passed,
+        report.summary(),
+        text="\n".join(
+            [
+                *(f"- FAIL {line}" for line in report.failures),
+                *(f"- ok {line}" for line in report.notes),
+            ]
+        ),
+        annotations=report.annotations,
     )
     return report

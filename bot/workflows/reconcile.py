@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from bot.domain.layout import MANIFEST_FOLDER, manifest_path
 from bot.errors import PromobotError
 from bot.store.base import DecisionLog
 from bot.workflows.inputs import read_manifest
@@ -37,9 +38,14 @@ def propose_missed_versions(
     """
     if decisions is None:
         return []
+    # One listing of model-manifests/ (a conditional request) instead of one read per model
+    # and environment: most models of a shared registry have no manifest here.
+    held = set(services.forge.list_files(MANIFEST_FOLDER))
     results = []
     for model in services.registry.list_models():
         for environment in environments:
+            if manifest_path(model, environment) not in held:
+                continue
             try:
                 champion = read_manifest(services.forge, model, environment)
             except PromobotError as exc:

@@ -46,7 +46,7 @@ class Router:
     workflows: Callable[[Services], Workflows]
     environments: tuple[str, ...] = ("production",)
     on_ignored: Callable[[str], None] | None = None
-    on_conflict: Callable[[Claim], None] | None = None
+    on_conflict: Callable[[], None] | None = None
 
     def handle(self, event: DomainEvent, delivery_id: str = "") -> None:
         """Run `event` where it belongs."""
@@ -83,7 +83,7 @@ class Router:
                 if found.is_conflict:
                     log.error("%s: not proposed, fix the configuration", found.describe())
                     if self.on_conflict is not None:
-                        self.on_conflict(found)
+                        self.on_conflict()
                 else:
                     log.info("%s v%s: no repository claims it", event.model, event.version)
                 continue

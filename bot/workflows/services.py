@@ -18,7 +18,6 @@ class Services:
     data_root: Path | None = None
     templates_root: Path | None = None
     tracking_uri: str | None = None
-    status_context: str = "promobot/policy"
     repository: str = ""
 
     def forge_owner(self) -> str:

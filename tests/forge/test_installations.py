@@ -65,10 +65,6 @@ def test_no_repository_at_all_is_a_clear_error(
         GitHubForge(app_settings(sandbox, repository=None))
 
 
-@pytest.mark.skip(
-    reason="the sandbox lacks GET /installation/repositories (404), and its GET "
-    "/app/installations `account` fails GitHub's description"
-)
 def test_the_apps_installations_and_their_repositories(
     make_sandbox: Callable[[SeedChange], GitHubSandbox],
 ) -> None:

@@ -32,9 +32,11 @@ from bot.webhooks.events import (
     StatusChanged,
     is_own_write,
 )
+from tests.conftest import PROJECT_ROOT
 from tests.server.support import GITHUB_SECRET, serving
 from tests.support.github_sandbox import (
     APP_ID,
+    DEFAULT_CONTENT,
     INSTALLATION_ID,
     REPO_NAME,
     GitHubSandbox,
@@ -59,7 +61,12 @@ class Bot:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, rest_contract, webhook_contract) -> Iterator[GitHubSandbox]:  # type: ignore[no-untyped-def]
-    with start_github_sandbox(tmp_path, make_checks(rest_contract, webhook_contract)) as box:
+    content = {
+        **DEFAULT_CONTENT,
+        "policies/defaults.yaml": (PROJECT_ROOT / "policies" / "defaults.yaml").read_text(),
+    }
+    checks = make_checks(rest_contract, webhook_contract)
+    with start_github_sandbox(tmp_path, checks, content=content) as box:
         yield box
 
 
@@ -103,29 +110,39 @@ def bot(tmp_path: Path, sandbox: GitHubSandbox) -> Iterator[Bot]:
     store.close()
 
 
-def _policy_statuses(sandbox: GitHubSandbox, sha: str) -> list[dict[str, object]]:
-    statuses = sandbox.http("alice").get(f"/repos/{REPO_NAME}/commits/{sha}/statuses").json()
-    return [s for s in statuses if s["context"] == "promobot/policy"]
+def _verdicts(sandbox: GitHubSandbox, sha: str) -> list[str]:
+    """Every `promobot/policy` status and check run on `sha`, as their states."""
+    http = sandbox.http("alice")
+    statuses = http.get(f"/repos/{REPO_NAME}/commits/{sha}/statuses").json()
+    runs = http.get(
+        f"/repos/{REPO_NAME}/commits/{sha}/check-runs", params={"filter": "all"}
+    ).json()["check_runs"]
+    return [s["state"] for s in statuses if s["context"] == "promobot/policy"] + [
+        r["conclusion"] for r in runs if r["name"] == "promobot/policy"
+    ]
 
 
 def _settle(sandbox: GitHubSandbox, bot: Bot, seconds: float = 3.0, limit: float = 60.0) -> None:
-    """Wait until no delivery and no event has moved for `seconds`."""
+    """Wait until every event is handled and nothing has moved for `seconds`."""
     deadline, quiet_since, last = time.monotonic() + limit, time.monotonic(), None
     while time.monotonic() < deadline:
         sandbox.wait_deliveries_sent()
-        seen = (len(sandbox.requests()), bot.store.queue_depth())
-        if seen != last:
+        depth = bot.store.queue_depth()
+        seen = (len(sandbox.requests()), depth)
+        if seen != last or depth:
             last, quiet_since = seen, time.monotonic()
         elif time.monotonic() - quiet_since >= seconds:
             return
         time.sleep(0.2)
+    raise AssertionError(f"the bot was still busy after {limit} s")
 
 
 def test_an_unparsable_manifest_gets_exactly_one_failing_status(
     sandbox: GitHubSandbox, bot: Bot
 ) -> None:
-    """The bot's failure status causes a `status` event; reacting to it would set the status
-    again, forever (2,192 statuses on one commit in 4 minutes before this was fixed)."""
+    """The bot's failing verdict causes a `status` (or `check_run`) event; reacting to it
+    would set the verdict again, forever (2,192 statuses on one commit in 4 minutes before
+    this was fixed)."""
     writer = sandbox.github("bob").get_repo(REPO_NAME)
     main = writer.get_branch("main").commit.sha
     writer.create_git_ref(f"refs/heads/{BRANCH}", main)
@@ -135,9 +152,7 @@ def test_an_unparsable_manifest_gets_exactly_one_failing_status(
 
     _settle(sandbox, bot)
 
-    statuses = _policy_statuses(sandbox, pull.head.sha)
-    assert len(statuses) == 1, statuses
-    assert statuses[0]["state"] == "failure"
+    assert _verdicts(sandbox, pull.head.sha) == ["failure"]
     scraped = httpx.get(f"{bot.url}/metrics").text
     assert "promobot_own_writes_ignored_total" in scraped
 

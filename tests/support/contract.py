@@ -100,7 +100,10 @@ def _format_checker(*, empty_uri: bool) -> Any:
     return checker
 
 
-def _schema_ref(name: str) -> dict[str, str]:
+def _schema_ref(name: str) -> dict[str, Any]:
+    """A component schema by name; `name[]` is an array of it."""
+    if name.endswith("[]"):
+        return {"type": "array", "items": _schema_ref(name[:-2])}
     return {"$ref": _SCHEMAS_URI + name}
 
 
@@ -182,8 +185,9 @@ class RestContract:
     """GitHub's REST description, ready to validate response bodies.
 
     `narrowed` names answers, by (method, path template, status), to check against a
-    smaller component schema than the one the description gives: a known gap of the
-    checked server, listed where the contract is built, never silently.
+    component schema (`name`, or `name[]` for an array of it) instead of the one the
+    operation gives: a known gap of the checked server or an erratum of the description,
+    listed where the contract is built, never silently.
     """
 
     def __init__(

@@ -325,7 +325,12 @@ def write_content(folder: Path, files: dict[str, str]) -> Path:
 # Where the sandbox is known to fall short of GitHub's descriptions. Each entry is a
 # sandbox bug: fix the sandbox, then delete the entry. Answers checked against a smaller
 # schema than the documented one, by (method, path template, status):
-NARROWED_ANSWERS: dict[tuple[str, str, int], str] = {}
+NARROWED_ANSWERS: dict[tuple[str, str, int], str] = {
+    # An erratum of the description, not a sandbox gap: the operation's inlined schema
+    # makes `account` *both* a user and an enterprise (`allOf`), which no answer can be;
+    # its own component `installation` says one of them (`anyOf`).
+    ("GET", "/app/installations", 200): "installation[]",
+}
 # Webhook payload problems let through, by their exact text:
 TOLERATED_PAYLOAD_PROBLEMS: frozenset[str] = frozenset()
 

@@ -150,6 +150,8 @@ ROUTES: dict[tuple[str, str], Needs] = {
     ("GET", "/app/installations/{installation_id}"): NOTHING,
     ("POST", "/app/installations/{installation_id}/access_tokens"): NOTHING,
     ("GET", REPO + "/installation"): NOTHING,
+    # An installation token lists the repositories it may act on (metadata is implied).
+    ("GET", "/installation/repositories"): METADATA,
 }
 
 # Which permission lets an App subscribe to (and receive) an event.

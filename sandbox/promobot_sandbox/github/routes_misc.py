@@ -16,6 +16,7 @@ from promobot_sandbox.github.core import (
     json_response,
     not_found,
     paginate,
+    paginate_object,
 )
 from promobot_sandbox.github.deps import Ctx, context, json_body
 from promobot_sandbox.github.pulls import envelope, organization
@@ -345,6 +346,39 @@ def create_access_token(installation_id: int, ctx: C, body: Body) -> Response:
             else "all",
         },
         201,
+    )
+
+
+@router.get("/installation/repositories")
+def installation_repositories(ctx: C) -> Response:
+    """The repositories an installation token may act on, paged in an object.
+    https://docs.github.com/en/rest/apps/installations#list-repositories-accessible-to-the-app-installation
+    """
+    if ctx.who.kind != "installation":
+        raise ApiError(
+            403,
+            "This endpoint requires an installation access token",
+            docs="https://docs.github.com/rest/apps/installations",
+        )
+    installation = ctx.sb.store.find_one("installation", key=str(ctx.who.installation_id))
+    if installation is None:
+        raise not_found()
+    selected = installation.get("repositories")
+    owner = installation["account"].lower()
+    found = [
+        repo
+        for repo in ctx.sb.store.find("repo")
+        if repo["full_name"].split("/", 1)[0].lower() == owner
+        and (
+            selected is None
+            or repo["full_name"].split("/", 1)[1].lower() in [name.lower() for name in selected]
+        )
+    ]
+    found.sort(key=lambda repo: repo["full_name"].lower())
+    rendered = [ctx.sb.render_repo(ctx.links, repo) for repo in found]
+    selection = "all" if selected is None else "selected"
+    return paginate_object(
+        ctx.request, rendered, "repositories", {"repository_selection": selection}
     )
 
 
