@@ -96,6 +96,16 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "The example retraining job: train on synthetic churn data and register a version.",
     ),
     LazyCommand(
+        "doctor",
+        "bot.cli.github_app:doctor",
+        "Check the GitHub App (or token): permissions, served repositories, claim conflicts.",
+    ),
+    LazyCommand(
+        "app-manifest",
+        "bot.cli.github_app:app_manifest",
+        "Print a GitHub App manifest with exactly the permissions and events promobot needs.",
+    ),
+    LazyCommand(
         "sandbox", "bot.cli.sandbox:SANDBOX_COMMANDS", "Local stand-ins of GitHub and Azure."
     ),
     LazyCommand(

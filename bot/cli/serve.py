@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -62,7 +63,14 @@ def serve(
         except PromobotError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
-        app = create_app(settings.service, built, store=store, metrics=metrics)
+        readiness = None
+        if settings.github is not None:
+            from bot.doctor import Readiness  # noqa: PLC0415 - PyGithub only when used
+
+            readiness = Readiness(settings.github).problems
+            # The doctor's findings are logged at start, without delaying the first delivery.
+            threading.Thread(target=readiness, name="promobot-doctor", daemon=True).start()
+        app = create_app(settings.service, built, store=store, metrics=metrics, readiness=readiness)
         listener = _listen(host, port)
         bound = listener.getsockname()[1]
         # One parseable line, so scripts and tests that pass --port 0 learn the port.

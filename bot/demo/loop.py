@@ -184,10 +184,9 @@ def promote_better(scenario: Scenario) -> Any:
     say(f"registered {MODEL} v{v2.version}: " + _metrics(v2))
     pull = promotion_pull(scenario, v2.version)
     repo = scenario.github("alice").get_repo(REPO)
-    commit = repo.get_commit(pull.head.sha)
     wait_until(
-        lambda: commit.get_combined_status().state != "pending",
-        "the policy status on the pull request",
+        lambda: policy_verdict(repo, pull.head.sha) is not None,
+        "the policy check on the pull request",
         60,
         0.5,
     )
@@ -196,10 +195,16 @@ def promote_better(scenario: Scenario) -> Any:
     say(f"the bot opened pull request #{pull.number}: {pull.html_url}")
     say(f"its report: {save_report(scenario, pull)}")
     say(
-        f"policy status on {pull.head.sha[:7]}: {commit.get_combined_status().state}; "
-        f"review requested from team(s): {teams}"
+        f"policy check (the App's check run) on {pull.head.sha[:7]}: "
+        f"{policy_verdict(repo, pull.head.sha)}; review requested from team(s): {teams}"
     )
     return pull, v2
+
+
+def policy_verdict(repo: Any, sha: str) -> str | None:
+    """The conclusion of the bot's `promobot/policy` check run on `sha`, None until it ran."""
+    runs = [r for r in repo.get_commit(sha).get_check_runs() if r.name == "promobot/policy"]
+    return runs[-1].conclusion if runs else None
 
 
 def save_report(scenario: Scenario, pull: Any) -> Path:

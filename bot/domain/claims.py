@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.domain.resolution import DEFAULTS_NAME, SourcedPolicy, rank
+from bot.domain.resolution import DEFAULTS_NAME, SourcedPolicy, patterns_overlap, rank
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,32 @@ def claim(model: str, environment: str, repositories: Mapping[str, RepositoryVie
         )
     )
     return Claim(model, environment, tuple(governing))
+
+
+def overlapping_claims(repositories: Mapping[str, RepositoryView]) -> list[str]:
+    """Pairs of repositories whose own policies could claim the same model and environment:
+    a registry event for such a model would be proposed nowhere."""
+    found = []
+    names = sorted(repositories)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            for a in _own_policies(repositories[first]):
+                for b in _own_policies(repositories[second]):
+                    scope_a, scope_b = a.policy.applies_to, b.policy.applies_to
+                    if patterns_overlap(scope_a.models, scope_b.models) and patterns_overlap(
+                        scope_a.environments, scope_b.environments
+                    ):
+                        found.append(
+                            f"{first} ({a.path}) and {second} ({b.path}) both claim models "
+                            f"{', '.join(scope_a.models)} / {', '.join(scope_b.models)}: a "
+                            "registry event for such a model is proposed nowhere; narrow one "
+                            "policy's applies_to"
+                        )
+    return found
+
+
+def _own_policies(view: RepositoryView) -> list[SourcedPolicy]:
+    return [item for item in view.policies if item.policy.name != DEFAULTS_NAME]
 
 
 def conflicts(

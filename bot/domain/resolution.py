@@ -116,7 +116,8 @@ def resolve_policy(policies: Sequence[SourcedPolicy], model: str, environment: s
     )
 
 
-def _patterns_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
+def patterns_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Some name could match a glob of `a` and a glob of `b` (one glob matches the other)."""
     return any(
         x == y or fnmatch.fnmatchcase(x, y) or fnmatch.fnmatchcase(y, x) for x in a for y in b
     )
@@ -153,8 +154,8 @@ def find_conflicts(policies: Sequence[SourcedPolicy]) -> list[str]:
                 continue
             a, b = first.policy.applies_to, second.policy.applies_to
             if not (
-                _patterns_overlap(a.models, b.models)
-                and _patterns_overlap(a.environments, b.environments)
+                patterns_overlap(a.models, b.models)
+                and patterns_overlap(a.environments, b.environments)
             ):
                 continue
             problems.extend(

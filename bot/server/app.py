@@ -70,8 +70,13 @@ def create_app(
     *,
     store: SqlEventStore | None = None,
     metrics: ServiceMetrics | None = None,
+    readiness: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
-    """The service app; its workers run `handler` on every stored event."""
+    """The service app; its workers run `handler` on every stored event.
+
+    `readiness` lists what keeps the service from working (the doctor's errors: a
+    missing App permission, two repositories claiming a model); `/readyz` reports them.
+    """
     owns_store = store is None
     store = store if store is not None else open_event_store(settings)
     metrics = metrics if metrics is not None else ServiceMetrics()
@@ -99,7 +104,7 @@ def create_app(
     )
     app.state.service = service
     _add_webhook_routes(app, service)
-    _add_health_routes(app, service)
+    _add_health_routes(app, service, readiness)
     return app
 
 
@@ -188,7 +193,9 @@ async def _decode(size: int, decode: Callable[..., Decoded], *args: Any) -> Deco
     return await run_in_threadpool(decode, *args)
 
 
-def _add_health_routes(app: FastAPI, service: Service) -> None:
+def _add_health_routes(
+    app: FastAPI, service: Service, readiness: Callable[[], list[str]] | None
+) -> None:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -202,6 +209,10 @@ def _add_health_routes(app: FastAPI, service: Service) -> None:
                 "not ready: the event store cannot be reached (%s)", type(error).__name__
             )
             return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+        if readiness is not None:
+            problems = await run_in_threadpool(readiness)
+            if problems:
+                return JSONResponse({"status": "misconfigured", "problems": problems}, 503)
         return JSONResponse({"status": "ok"})
 
     @app.get("/metrics")

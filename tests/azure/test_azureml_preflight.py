@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from bot.errors import TargetError, UserInputError
 from bot.targets.azureml import AzureMLTarget
@@ -35,9 +36,16 @@ def _target(azure: AzureWorld, **settings: Any) -> AzureMLTarget:
 def test_an_endpoint_name_azure_refuses_is_refused_before_any_call(
     azure: AzureWorld, endpoint: str
 ) -> None:
-    """The manifest accepts these names; Azure does not. No request reaches Azure at all."""
+    """`promobot validate` refuses these names; a manifest that reaches the target anyway
+    (built in code, not read from a file) is refused there too, before any request."""
+    with pytest.raises(ValidationError, match="must start with a letter"):
+        make_manifest("1", endpoint)
+    valid = make_manifest("1", "churn-ok")
+    unchecked = valid.model_copy(
+        update={"deployment": valid.deployment.model_copy(update={"endpoint": endpoint})}
+    )
     with pytest.raises(UserInputError, match=r"deployment\.endpoint: endpoint name") as error:
-        _target(azure).apply(make_manifest("1", endpoint), lambda _l: None)
+        _target(azure).apply(unchecked, lambda _l: None)
 
     assert "must start with a letter, have 3-32 characters" in str(error.value)
     assert azure.requests(f"/onlineEndpoints/{endpoint}") == []

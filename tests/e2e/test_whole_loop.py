@@ -20,6 +20,7 @@ from bot.demo.loop import (
     approve_and_merge,
     connect_mlflow_webhook,
     deploy_champion,
+    policy_verdict,
     promote_better,
     reject_worse,
     revert,
@@ -84,14 +85,16 @@ def hold_push_and_reapprove(scenario: Scenario, pull: Any) -> None:
     )
     carol = scenario.github("carol").get_repo(REPO).get_pull(pull.number)
     carol.create_review(commit=carol.head.repo.get_commit(carol.head.sha), event="APPROVE")
-    readme = alice.get_contents("README.md", ref=pull.head.ref)
+    # A person's commit on the promotion branch (it may change only the manifest).
+    path = f"model-manifests/production/{MODEL}.yaml"
+    manifest = alice.get_contents(path, ref=pull.head.ref)
     alice.update_file(
-        "README.md",
+        path,
         "Note the retrain",
-        "# acme/models\n\nRetrained.\n",
-        readme.sha,
+        manifest.decoded_content.decode() + "# retrained on the November data\n",  # type: ignore[union-attr]
+        manifest.sha,  # type: ignore[union-attr]
         branch=pull.head.ref,
-    )  # type: ignore[union-attr]
+    )
     new_head = alice.get_pull(pull.number).head.sha
     alice.get_issue(pull.number).create_comment("/promobot unhold")
 
@@ -120,7 +123,7 @@ def test_whole_loop_on_real_processes(scenario: Scenario) -> None:
     repo = scenario.github("alice").get_repo(REPO)
     assert [p.number for p in repo.get_pulls(state="all")] == [pull.number]
     assert "| f1 |" in pull.body and "<!-- promobot:begin -->" in pull.body
-    assert repo.get_commit(pull.head.sha).get_combined_status().state == "success"
+    assert policy_verdict(repo, pull.head.sha) == "success"
 
     hold_push_and_reapprove(scenario, pull)
     merge_sha = approve_and_merge(scenario, pull)
@@ -155,7 +158,7 @@ def test_whole_loop_on_real_processes(scenario: Scenario) -> None:
     rejected = reject_worse(scenario)
     assert rejected.draft
     assert "rejected" in {lb.name for lb in rejected.labels}
-    assert repo.get_commit(rejected.head.sha).get_combined_status().state == "failure"
+    assert policy_verdict(repo, rejected.head.sha) == "failure"
     assert serving(scenario) == {v1.version: 100}
 
     before = counts(scenario)

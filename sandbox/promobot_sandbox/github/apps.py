@@ -119,8 +119,14 @@ def _ensure_app_hook(sandbox: Sandbox, app: SeedApp) -> None:
         return
     granted = app_permissions(app)
     for event in app.webhook.events:
+        if event != "repository_dispatch" and event not in permissions.EVENT_PERMISSIONS:
+            # An App subscribes to events by name; it has no wildcard.
+            raise SeedError(
+                f"app {app.slug}: {event!r} is not a webhook event an App can subscribe to",
+                hint="list the events by name, for example [pull_request, push]",
+            )
         if event != "repository_dispatch" and not permissions.may_receive(granted, event):
-            needed = " or ".join(permissions.EVENT_PERMISSIONS.get(event, ("an unknown",)))
+            needed = " or ".join(permissions.EVENT_PERMISSIONS[event])
             raise SeedError(
                 f"app {app.slug}: the webhook event {event!r} needs the {needed} permission",
                 hint="add the permission under the app's `permissions:` or drop the event",
