@@ -10,6 +10,7 @@ the manifests that deploy there.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from bot.targets.base import Target
 from bot.webhooks.events import DomainEvent, Pushed, is_own_write
 from bot.workflows.dispatch import Workflows
 from bot.workflows.gate_memory import GateMemory
+from bot.workflows.inputs import utcnow
 from bot.workflows.routing import OneRepository, Repositories, Router
 from bot.workflows.services import Services
 
@@ -258,7 +260,9 @@ def build_workflows(
 
 
 def workflows_factory(
-    settings: Settings, decisions: DecisionLog | None
+    settings: Settings,
+    decisions: DecisionLog | None,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> Callable[[Services], Workflows]:
     """Builds the workflows of any served repository; registries are shared by all."""
     registries: dict[RegistryKind, Registry] = {}
@@ -279,6 +283,7 @@ def workflows_factory(
             registries=registry_for,
             on_push=on_push,
             memory=memory,
+            clock=clock,
         )
 
     return build
