@@ -27,6 +27,7 @@ from bot.registry.base import Registry
 from bot.server.handlers import Handler, ParkEvent, ServiceContext
 from bot.server.loops import LoopGuard
 from bot.settings import Settings
+from bot.signing import SshSigner
 from bot.store.base import DecisionLog, StoredEvent
 from bot.targets.base import Target
 from bot.webhooks.events import DomainEvent, Pushed, is_own_write
@@ -35,6 +36,7 @@ from bot.workflows.gate_memory import GateMemory
 from bot.workflows.inputs import utcnow
 from bot.workflows.routing import OneRepository, Repositories, Router
 from bot.workflows.services import Services
+from bot.workflows.stages import health_from
 
 log = logging.getLogger(__name__)
 _EVENTS: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
@@ -167,7 +169,16 @@ def build_services(settings: Settings, forge: Forge | None = None) -> Services:
         templates_root=settings.repo,
         tracking_uri=settings.mlflow_tracking_uri,
         repository=chosen.repository,
+        sign_record=_record_signer(settings),
     )
+
+
+def _record_signer(settings: Settings) -> Callable[[str], str] | None:
+    if settings.record_signing_key is None:
+        return None
+    signer = SshSigner(settings.record_signing_key)
+    signer.check()
+    return signer.sign
 
 
 class ServedRepositories:
@@ -274,6 +285,7 @@ def workflows_factory(
 
     on_push = _apply_on_push(settings) if settings.apply_on_push else None
     memory = GateMemory()
+    health = health_from(TargetPool(settings))
 
     def build(services: Services) -> Workflows:
         return Workflows(
@@ -283,6 +295,7 @@ def workflows_factory(
             registries=registry_for,
             on_push=on_push,
             memory=memory,
+            health=health,
             clock=clock,
         )
 

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Run `apply` from the service on pushes to the default branch "
         "(instead of the cd.yml workflow).",
     )
+    record_signing_key: Path | None = Field(
+        default=None,
+        description="SSH private key that signs each decision record "
+        "(`<model>.decision.json.sig`, checked with `promobot verify-record`); none: unsigned.",
+    )
     github: GitHubSettings | None = Field(
         default=None, description="The forge; required by the service, propose and gate."
     )

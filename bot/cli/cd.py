@@ -15,16 +15,19 @@ from typing import Annotated
 
 import typer
 
-from bot.app import RegistryPool, TargetPool, close_adapter, optional_forge
+from bot.app import RegistryPool, TargetPool, build_services, close_adapter, optional_forge
 from bot.domain.layout import manifest_path
 from bot.errors import PromobotError, UserInputError
 from bot.forge.base import Forge
 from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.gitrepo import GitRepo
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.diff import DriftReport, DriftStatus, diff_manifests
 from bot.workflows.history import HistoryEntry, key_metrics, read_history
+from bot.workflows.inputs import utcnow
+from bot.workflows.stages import advance_stages, health_from
+from bot.workflows.status import model_status
 from bot.workflows.verify import verify_applied
 
 
@@ -49,7 +52,7 @@ def _say(line: str) -> None:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def user_errors() -> Iterator[None]:
     """A promobot error becomes a message and exit code 2, never a traceback."""
     try:
         yield
@@ -87,7 +90,11 @@ def apply(
     ] = None,
     verify: Annotated[
         bool,
-        typer.Option("--verify", help="Then watch each new version for its policy's window."),
+        typer.Option(
+            "--verify",
+            help="Then watch each new version for its policy's window, and propose for the "
+            "next stage every version whose soak there is over (needs the forge's settings).",
+        ),
     ] = False,
 ) -> None:
     """Make every target serve the manifests of BRANCH changed since the last applied commit.
@@ -98,7 +105,7 @@ def apply(
     `--version`) applies that manifest only. Exit 1 when a manifest failed (what served
     keeps serving).
     """
-    with _user_errors():
+    with user_errors():
         only = _only_manifest(model, environment, version)
         settings = load_settings()
         targets, registries = TargetPool(settings), RegistryPool(settings)
@@ -122,6 +129,8 @@ def apply(
                 _print_apply(report)
                 if verify and report.ok:
                     _verify(report, git_repo, targets, forge)
+                    if forge is not None:
+                        _advance_stages(settings, forge, targets)
         finally:
             targets.close()
             registries.close()
@@ -205,13 +214,21 @@ def _verify(report: ApplyReport, repo: GitRepo, targets: TargetPool, forge: Forg
         raise typer.Exit(1)
 
 
+def _advance_stages(settings: Settings, forge: Forge, targets: TargetPool) -> None:
+    """Versions whose soak in a stage is over and whose health there passed go on to the
+    next stage, through a pull request like any proposal."""
+    services = build_services(settings, forge)
+    for result in advance_stages(services, None, health_from(targets), utcnow()):
+        _say(f"next stage: {result.detail}")
+
+
 def diff(
     repo: RepoOption = Path("."),
     branch: BranchOption = "main",
     output: FormatOption = Format.TABLE,
 ) -> None:
     """Compare what serves with the manifests of BRANCH. Exit 1 on drift, 2 if unreadable."""
-    with _user_errors():
+    with user_errors():
         targets = TargetPool(load_settings())
         try:
             with GitRepo(repo) as git_repo:
@@ -253,7 +270,7 @@ def history(
     output: FormatOption = Format.TABLE,
 ) -> None:
     """Promotions and rollbacks of MODEL, from the git log of its manifests, newest first."""
-    with _user_errors(), GitRepo(repo) as git_repo:
+    with user_errors(), GitRepo(repo) as git_repo:
         entries = read_history(git_repo, model, environment=environment, branch=branch)
     if output is Format.JSON:
         document = {
@@ -268,6 +285,32 @@ def history(
     typer.echo(_history_table(entries))
 
 
+def status(
+    model: Annotated[str, typer.Argument(help="Model name, as in the manifests.")],
+    repo: RepoOption = Path("."),
+    branch: BranchOption = "main",
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Each stage of MODEL's path: what serves, since when, what it waits for."""
+    with user_errors(), GitRepo(repo) as git_repo:
+        views = model_status(git_repo, model, utcnow(), branch=branch)
+    if output is Format.JSON:
+        document = {"model": model, "stages": [view.model_dump(mode="json") for view in views]}
+        typer.echo(json.dumps(document, indent=2))
+        return
+    rows = [
+        [
+            view.environment,
+            f"v{view.version}" if view.version else "-",
+            view.served_since.strftime("%Y-%m-%d %H:%M UTC") if view.served_since else "-",
+            f"#{view.pull_request}" if view.pull_request else "-",
+            view.waiting,
+        ]
+        for view in views
+    ]
+    typer.echo(render_table(["STAGE", "SERVES", "SINCE", "PR", "WAITS FOR"], rows))
+
+
 def _history_table(entries: Sequence[HistoryEntry]) -> str:
     rows = [
         [
@@ -277,7 +320,8 @@ def _history_table(entries: Sequence[HistoryEntry]) -> str:
             entry.state.value if entry.state else "-",
             f"{entry.from_version or '-'} → {entry.to_version or '-'}",
             _pull_requests(entry),
-            entry.author,
+            entry.author
+            + (f" (approved: {', '.join(entry.approved_by)})" if entry.approved_by else ""),
             key_metrics(entry.metrics) or "-",
             entry.commit[:7],
         ]

@@ -46,8 +46,8 @@ def demo(
         )
         raise typer.Exit(2)
     # Imported here: MLflow and scikit-learn take seconds, and every command would pay for them.
-    from bot.demo.loop import run_loop  # noqa: PLC0415
     from bot.demo.narration import Narrator  # noqa: PLC0415
+    from bot.demo.script import run_loop  # noqa: PLC0415
     from bot.demo.world import World  # noqa: PLC0415
 
     folder = (workdir or Path(tempfile.mkdtemp(prefix="promobot-demo-"))).resolve()

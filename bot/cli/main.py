@@ -46,6 +46,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("schema", "bot.cli.files:schema", "Print the JSON Schema of a file format."),
     LazyCommand(
+        "verify-record",
+        "bot.cli.files:verify_record",
+        "Check a decision record's SSH signature (as `ssh-keygen -Y verify` does).",
+    ),
+    LazyCommand(
         "serve-models",
         "bot.cli.serve_models:serve_models",
         "Serve MLflow pyfunc models per (model, environment), with blue/green and canary.",
@@ -79,6 +84,16 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "history",
         "bot.cli.cd:history",
         "Promotions and rollbacks of MODEL, from the git log of its manifests, newest first.",
+    ),
+    LazyCommand(
+        "status",
+        "bot.cli.cd:status",
+        "Each stage of MODEL's path: what serves, since when, what it waits for.",
+    ),
+    LazyCommand(
+        "simulate",
+        "bot.cli.simulate:simulate",
+        "Replay a policy file over the last N decision records of the models it applies to.",
     ),
     LazyCommand(
         "propose",

@@ -12,7 +12,7 @@ from github import Auth, Github
 from mlflow.tracking import MlflowClient
 
 from bot.app import RegistryPool, TargetPool
-from bot.demo.data import ENVIRONMENT, MODEL, DemoData, prepare_data, train
+from bot.demo.data import ENVIRONMENT, MODEL, DemoData, train
 from bot.demo.narration import Narrator
 from bot.demo.processes import wait_until
 from bot.demo.world import (
@@ -66,13 +66,18 @@ class Scenario:
         full = [v for v in view.get("versions", []) if v.get("traffic") == 100]
         return str(full[0]["version"]) if full else None
 
-    def predict(self) -> dict[str, Any]:
+    def predict_body(self) -> dict[str, Any]:
+        """Three evaluation rows, as a scoring request's body."""
         import pandas as pd  # noqa: PLC0415 - only for the sample rows
 
         rows = pd.read_parquet(self.data.eval_path).drop(columns=["churned"]).head(3)
-        body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
+        return {"dataframe_split": rows.to_dict(orient="split", index=False)}
+
+    def predict(self) -> dict[str, Any]:
         reply = httpx.post(
-            f"{self.world.url('serving')}/v1/models/{MODEL}/predict", json=body, timeout=30
+            f"{self.world.url('serving')}/v1/models/{MODEL}/predict",
+            json=self.predict_body(),
+            timeout=30,
         )
         reply.raise_for_status()
         return dict(reply.json())
@@ -230,18 +235,18 @@ def approve_and_merge(scenario: Scenario, pull: Any) -> str:
     return str(merged.merge_commit_sha)
 
 
-def _git(cwd: Path, *args: str) -> str:
+def run_git(cwd: Path, *args: str) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
     return done.stdout.strip()
 
 
 def revert(scenario: Scenario, merge_sha: str) -> str:
     person = clone(scenario.world, scenario.world.workdir / "alice-clone")
-    _git(person, "config", "user.name", "Alice")
-    _git(person, "config", "user.email", "alice@example.com")
-    _git(person, "revert", "--no-edit", merge_sha)
-    _git(person, "push", "--quiet", "origin", "main")
-    head = _git(person, "rev-parse", "HEAD")
+    run_git(person, "config", "user.name", "Alice")
+    run_git(person, "config", "user.email", "alice@example.com")
+    run_git(person, "revert", "--no-edit", merge_sha)
+    run_git(person, "push", "--quiet", "origin", "main")
+    head = run_git(person, "rev-parse", "HEAD")
     scenario.narrator.say(
         f"alice ran `git revert {merge_sha[:7]}` in her clone and pushed {head[:7]}"
     )
@@ -265,7 +270,7 @@ def reject_worse(scenario: Scenario) -> Any:
 def show_history(scenario: Scenario) -> None:
     say = scenario.narrator.say
     person = scenario.world.workdir / "alice-clone"
-    _git(person, "pull", "--quiet")
+    run_git(person, "pull", "--quiet")
     with GitRepo(person) as repo:
         for entry in read_history(repo, MODEL, environment=ENVIRONMENT):
             pr = f"#{entry.pull_request}" if entry.pull_request else "-"
@@ -273,31 +278,3 @@ def show_history(scenario: Scenario) -> None:
                 f"{entry.commit[:7]} {entry.kind.value:<10} v{entry.from_version or '-'} -> "
                 f"v{entry.to_version or '-'} {pr:<4} {entry.subject}"
             )
-
-
-def run_loop(world: World, narrator: Narrator) -> None:
-    """The whole loop. Services are left running; the caller stops them."""
-    workdir = world.workdir
-    scenario = Scenario(world, prepare_data(workdir), narrator)
-    with narrator.stage("Train champion v1; start MLflow, sandbox GitHub, the bot, scoring"):
-        v1 = start_everything(scenario)
-    with narrator.stage("CD deploys v1 (promobot apply on a clone of main)"):
-        deploy_champion(scenario, v1)
-        connect_mlflow_webhook(scenario)
-    with narrator.stage("Retrain: v2 is registered; the bot evaluates it and opens a pull request"):
-        pull, v2 = promote_better(scenario)
-    with narrator.stage("A team member approves; the bot merges; CD deploys v2"):
-        merge_sha = approve_and_merge(scenario, pull)
-        scenario.wait_serving(v2.version)
-    with narrator.stage("Roll back with `git revert` of the merge commit; CD serves v1 again"):
-        revert(scenario, merge_sha)
-        scenario.wait_serving("1")
-    with narrator.stage("A worse v3 is registered; the policy rejects it"):
-        reject_worse(scenario)
-    with narrator.stage("History, read from git"):
-        show_history(scenario)
-    scenario.close()
-    narrator.say(f"pull requests: {world.url('github')}/{REPO}/pulls")
-    narrator.say(f"scoring endpoint: {world.url('serving')}/v1/models/{MODEL}")
-    narrator.say(f"reports and logs: {workdir}")
-    narrator.say(f"history: promobot history {MODEL} --repo {workdir / 'alice-clone'}")

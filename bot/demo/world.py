@@ -220,7 +220,7 @@ def bot_environment(world: World) -> dict[str, str]:
         "PROMOBOT_GITHUB_WEBHOOK_SECRET": world.github_secret,
         "PROMOBOT_MLFLOW_WEBHOOK_SECRET": world.mlflow_secret,
         "PROMOBOT_STATE_DIR": str(world.workdir / "bot-state"),
-        "PROMOBOT_TICK_SECONDS": "0",
+        "PROMOBOT_TICK_SECONDS": "5",
         "PROMOBOT_REPO": str(world.workdir / "bot-checkout"),
         "PROMOBOT_DATA_ROOT": str(world.workdir / "data"),
         "PROMOBOT_APPLY_ON_PUSH": "true",

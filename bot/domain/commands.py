@@ -27,9 +27,10 @@ class Command(enum.StrEnum):
     UNHOLD = "unhold"
     EXPLAIN = "explain"
     ROLLBACK = "rollback"
+    PROMOTE = "promote"
 
 
-_LINE = re.compile(r"^\s*/promobot(?:\s+(?P<word>\S+))?\s*$", re.IGNORECASE)
+_LINE = re.compile(r"^\s*/promobot(?:\s+(?P<word>\S+))?(?:\s+(?P<rest>.*?))?\s*$", re.IGNORECASE)
 _MARKDOWN = MarkdownIt("commonmark")
 _SETEXT_MARKUPS = frozenset({"=", "-"})
 _INVISIBLE = frozenset(
@@ -43,6 +44,8 @@ class Parsed:
 
     command: Command | None
     word: str
+    rest: str = ""
+    """What follows the command word on its line (options and their text)."""
 
 
 def parse_command(body: str) -> Parsed | None:
@@ -53,11 +56,11 @@ def parse_command(body: str) -> Parsed | None:
         match = _LINE.match(line)
         if match is None:
             continue
-        word = (match["word"] or "").lower()
+        word, rest = (match["word"] or "").lower(), (match["rest"] or "").strip()
         try:
-            return Parsed(Command(word), word)
+            return Parsed(Command(word), word, rest)
         except ValueError:
-            return Parsed(None, word)
+            return Parsed(None, word, rest)
     return None
 
 

@@ -162,6 +162,11 @@ class ApprovalSection(_FileModel):
         default=(), description="Other status or check names that must succeed."
     )
     hold_label: str = Field(default="promobot:hold", description="Label that blocks merging.")
+    owners: tuple[str, ...] = Field(
+        default=(),
+        description="Team slugs whose members own the policy: they may let a version skip "
+        "a stage's soak (`/promobot promote --skip-soak REASON`); none: repository admins.",
+    )
 
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

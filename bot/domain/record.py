@@ -139,3 +139,49 @@ def dump_record(record: DecisionRecord) -> str:
     """The record as committed: JSON, sorted keys, two-space indent, one trailing newline."""
     data = record.model_dump(mode="json", by_alias=True)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+METRIC_TOLERANCE = 1e-6
+
+
+def record_mismatches(
+    record: DecisionRecord,
+    *,
+    version: str,
+    comparison: Comparison,
+    policy: Policy,
+    verdict: Verdict,
+) -> list[str]:
+    """Where a committed record disagrees with the decision made again from the registry
+    and the evaluation: a record may not claim what the evidence does not give."""
+    problems = []
+    if record.version != version:
+        problems.append(f"version is {record.version}, the manifest says {version}")
+    if record.policy.sha256 != policy_digest(policy):
+        problems.append("policy.sha256 is not the hash of the policy that applies")
+    if record.verdict is not verdict.verdict:
+        problems.append(
+            f"verdict is {record.verdict.value}, the policy gives {verdict.verdict.value}"
+        )
+    claimed = {rule.name: rule.passed for rule in record.rules}
+    actual = {rule.name: rule.passed for rule in verdict.rules}
+    if claimed != actual:
+        flipped = sorted(
+            n for n in claimed.keys() | actual.keys() if claimed.get(n) != actual.get(n)
+        )
+        problems.append(f"rules {', '.join(flipped)} do not match the policy's results")
+    mine, theirs = record.comparison.provenance, comparison.provenance
+    for field in ("challenger_run_id", "champion_run_id", "data_sha256"):
+        if getattr(mine, field) != getattr(theirs, field):
+            problems.append(f"comparison.provenance.{field} does not match the registry")
+    for name, metric in comparison.metrics.items():
+        said = record.comparison.metrics.get(name)
+        if said is None or not _close(said.challenger, metric.challenger):
+            problems.append(f"comparison.metrics.{name} does not match the evaluation")
+    return problems
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= METRIC_TOLERANCE

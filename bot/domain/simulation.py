@@ -7,12 +7,13 @@ would have done with the same evidence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.policy import Policy
 from bot.domain.record import DecisionRecord
+from bot.domain.resolution import SourcedPolicy, rank, resolve_policy
 from bot.domain.verdict import Outcome, decide
 
 
@@ -96,3 +97,46 @@ def simulate(
         if policy is not None:
             replays.append(replay(record, policy))
     return Simulation(replays=tuple(replays))
+
+
+def governed_by(
+    changed: Collection[str], old: Sequence[SourcedPolicy], new: Sequence[SourcedPolicy]
+) -> Callable[[str, str], bool]:
+    """Whether a policy file in `changed` (as it was, or as it is now) applies to
+    (model, environment): only those decisions can change."""
+    files = [p.policy for p in (*old, *new) if p.path in changed]
+    return lambda model, environment: any(
+        rank(policy, model, environment) is not None for policy in files
+    )
+
+
+def simulate_change(
+    records: Sequence[DecisionRecord],
+    old: Sequence[SourcedPolicy],
+    new: Sequence[SourcedPolicy],
+    changed: Collection[str],
+    last: int,
+) -> Simulation:
+    """The last `last` decisions of the models the changed policy files govern, replayed
+    under the new policies. Raises `PolicyResolutionError` when the new policies do not
+    resolve for one of them (two files set a section with equal precedence, ...)."""
+    governs = governed_by(changed, old, new)
+    mine = (
+        sorted(
+            (r for r in latest_decisions(records) if governs(r.model, r.environment)),
+            key=lambda r: r.decided_at,
+        )[-last:]
+        if last > 0
+        else []
+    )
+    return simulate(mine, lambda r: resolve_policy(new, r.model, r.environment))
+
+
+def latest_decisions(records: Iterable[DecisionRecord]) -> list[DecisionRecord]:
+    """One record per (model, environment, version): the latest decision about it."""
+    latest: dict[tuple[str, str, str], DecisionRecord] = {}
+    for record in records:
+        key = (record.model, record.environment, record.version)
+        if key not in latest or latest[key].decided_at < record.decided_at:
+            latest[key] = record
+    return list(latest.values())

@@ -33,6 +33,7 @@ from bot.forge.values import (
     CheckRunInfo,
     ChecksSnapshot,
     Comment,
+    CommitInfo,
     CommitState,
     DeploymentInfo,
     DeploymentState,
@@ -61,6 +62,7 @@ __all__ = [
     "CheckRunInfo",
     "ChecksSnapshot",
     "Comment",
+    "CommitInfo",
     "CommitState",
     "DeploymentInfo",
     "DeploymentState",
@@ -136,8 +138,12 @@ class Forge(Protocol):
         reviewers: Sequence[str] = (),
         team_reviewers: Sequence[str] = (),
         draft: bool = False,
+        extra_files: Mapping[str, str] | None = None,
     ) -> PromotionPR:
         """Open the promotion pull request, or update the open one with a new commit.
+
+        The commit changes the manifest and `extra_files` (path → text, e.g. the decision
+        record); whether it changed anything is judged by the manifest alone.
 
         `body` is the bot's text; it is placed between the promobot markers and
         replaces only that part of an existing body. Review requests GitHub refuses are
@@ -316,6 +322,11 @@ class Forge(Protocol):
     ) -> RevertResult:
         """A pull request restoring the files of merged promotion `number`; merged on request
         (the merge waits for GitHub's mergeability, as `merge` does)."""
+        ...
+
+    def file_history(self, path: str, limit: int) -> list[CommitInfo]:
+        """The newest `limit` (at most 100) commits of the default branch that changed
+        `path`, newest first."""
         ...
 
     def installation_permissions(self) -> dict[str, str]:

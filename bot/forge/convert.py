@@ -46,6 +46,7 @@ def pull_request_info(
         draft=bool(pull.draft),
         merged=bool(pull.merged),
         merge_commit_sha=pull.merge_commit_sha,
+        merged_at=as_utc(pull.merged_at),
         head_ref=pull.head.ref,
         head_sha=pull.head.sha,
         base_ref=pull.base.ref,

@@ -9,6 +9,7 @@ One adapter serves one repository; an App serving several builds one per reposit
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from bot.forge.base import (
     CheckConclusion,
     ChecksSnapshot,
     Comment,
+    CommitInfo,
     CommitState,
     DeploymentInfo,
     DeploymentState,
@@ -136,6 +138,7 @@ class GitHubForge:
         reviewers: Sequence[str] = (),
         team_reviewers: Sequence[str] = (),
         draft: bool = False,
+        extra_files: Mapping[str, str] | None = None,
     ) -> PromotionPR:
         change = promotion.PromotionChange(
             model=model,
@@ -148,6 +151,7 @@ class GitHubForge:
             reviewers=tuple(reviewers),
             team_reviewers=tuple(team_reviewers),
             draft=draft,
+            extra_files=tuple(sorted((extra_files or {}).items())),
         )
         return promotion.open_or_update(self._session, change, flip_draft)
 
@@ -386,6 +390,25 @@ class GitHubForge:
 
     def _merge_revert(self, pull: PullRequestInfo) -> MergeResult:
         return revert.merge_revert(pull, merge=self.merge, update=self.update_promotion_branch)
+
+    @guarded("read the history of a file")
+    def file_history(self, path: str, limit: int) -> list[CommitInfo]:
+        # https://docs.github.com/en/rest/commits/commits#list-commits (`sha`, `path`, one page)
+        branch = self._session.default_branch_name()
+        per_page = max(1, min(limit, 100))
+        found = self._session.api(
+            "GET", "/commits", params={"sha": branch, "path": path, "per_page": per_page}
+        )
+        return [
+            CommitInfo(
+                sha=str(commit["sha"]),
+                message=str(commit["commit"]["message"]),
+                committed_at=dt.datetime.fromisoformat(
+                    str(commit["commit"]["committer"]["date"]).replace("Z", "+00:00")
+                ),
+            )
+            for commit in (found or [])[:per_page]
+        ]
 
     @guarded("read the installation's permissions")
     def installation_permissions(self) -> dict[str, str]:

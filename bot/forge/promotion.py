@@ -58,6 +58,7 @@ class PromotionChange:
     reviewers: tuple[str, ...]
     team_reviewers: tuple[str, ...]
     draft: bool
+    extra_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def branch(self) -> str:
@@ -75,8 +76,14 @@ def open_or_update(
     """See `Forge.open_or_update_promotion`."""
     base = session.default_branch_name()
     base_sha, base_tree = session.branch_commit(base)
-    entry = {"path": change.manifest_path, "mode": FILE_MODE, "type": "blob"}
-    tree = session.create_tree(base_tree, [{**entry, "content": change.manifest_text}])
+    files = ((change.manifest_path, change.manifest_text), *change.extra_files)
+    tree = session.create_tree(
+        base_tree,
+        [
+            {"path": path, "mode": FILE_MODE, "type": "blob", "content": text}
+            for path, text in files
+        ],
+    )
     if tree == base_tree:
         raise ForgeNothingToChangeError(
             f"{change.manifest_path} on {base} already has this content; nothing to promote",

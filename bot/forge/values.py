@@ -133,6 +133,7 @@ class PullRequestInfo(_Value):
     draft: bool = Field(description="True while a draft.")
     merged: bool = Field(description="True once merged.")
     merge_commit_sha: str | None = Field(description="Commit the merge created on the base.")
+    merged_at: dt.datetime | None = Field(default=None, description="When it was merged (UTC).")
     head_ref: str = Field(description="Head branch name.")
     head_sha: str = Field(description="Head commit SHA: approvals and checks count for it only.")
     base_ref: str = Field(description="Base branch name.")
@@ -206,6 +207,14 @@ class Comment(_Value):
     body: str = Field(description="Markdown body.")
     created_at: dt.datetime = Field(description="Creation time (UTC).")
     updated_at: dt.datetime = Field(description="Last edit (UTC).")
+
+
+class CommitInfo(_Value):
+    """One commit of the default branch."""
+
+    sha: str = Field(description="Commit SHA.")
+    message: str = Field(description="Full message.")
+    committed_at: dt.datetime = Field(description="When it was committed (UTC).")
 
 
 class BotIdentity(_Value):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain.manifest import ModelManifest
 from bot.domain.policy import PolicyFile
+from bot.domain.record import RECORD_SUFFIX, DecisionRecord
 from bot.domain.resolution import SourcedPolicy
 from bot.formats.limits import RefusedFile, read_text_file
 from bot.formats.problems import Problem, field_name
@@ -21,7 +22,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
-KINDS: dict[str, type[BaseModel]] = {"ModelManifest": ModelManifest, "PromotionPolicy": PolicyFile}
+KINDS: dict[str, type[BaseModel]] = {
+    "ModelManifest": ModelManifest,
+    "PromotionPolicy": PolicyFile,
+    "DecisionRecord": DecisionRecord,
+}
+CHECKED_SUFFIXES = (*YAML_SUFFIXES, RECORD_SUFFIX)
+"""Files `promobot validate` reads: manifests and policies (YAML), decision records (JSON)."""
 
 
 class InvalidFile(Exception):
@@ -139,7 +146,8 @@ def load_policy_text(text: str, path: str) -> PolicyFile:
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """Every `.yaml`/`.yml` entry named or found below the folders named, sorted.
+    """Every `.yaml`/`.yml` and `.decision.json` entry named or found below the folders
+    named, sorted.
 
     Folders are walked without following symbolic links; links, FIFOs and
     devices named like YAML files are listed too, so that reading them
@@ -151,7 +159,9 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
             for folder, folders, files in os.walk(path):
                 links = [name for name in folders if Path(folder, name).is_symlink()]
                 found.extend(
-                    Path(folder, name) for name in (*files, *links) if name.endswith(YAML_SUFFIXES)
+                    Path(folder, name)
+                    for name in (*files, *links)
+                    if name.endswith(CHECKED_SUFFIXES)
                 )
         else:
             found.append(path)

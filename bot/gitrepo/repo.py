@@ -156,14 +156,21 @@ class GitRepo:
         return changes
 
     def log(
-        self, rev: str, paths: Sequence[str], *, glob: bool = False, limit: int | None = None
+        self,
+        rev: str | None,
+        paths: Sequence[str],
+        *,
+        glob: bool = False,
+        limit: int | None = None,
     ) -> list[CommitRecord]:
-        """Commits reachable from `rev` that touch `paths`, newest first (at most `limit`)."""
+        """Commits reachable from `rev` (None: from every branch and tag) that touch
+        `paths`, newest first (at most `limit`)."""
         specs = [f":(glob){p}" for p in paths] if glob else list(paths)
         options = [f"--format={_LOG_FORMAT}", "--name-only", "--no-renames"]
         if limit is not None:
             options.append(f"--max-count={limit}")
-        output: str = self._repo.git.log(*options, rev, "--", *specs)
+        start = [rev] if rev is not None else ["--branches", "--remotes", "--tags"]
+        output: str = self._repo.git.log(*options, *start, "--", *specs)
         return [_record(chunk) for chunk in output.split(_RECORD) if chunk.strip()]
 
 

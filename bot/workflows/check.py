@@ -6,11 +6,15 @@ recomputed from the registry, and a manifest that disagrees fails.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from bot.domain.comparison import Comparison
 from bot.domain.layout import (
     POLICY_FOLDER,
     Promotion,
@@ -19,13 +23,16 @@ from bot.domain.layout import (
     manifest_path,
 )
 from bot.domain.manifest import ModelManifest
+from bot.domain.policy import Policy
+from bot.domain.record import DecisionRecord, record_mismatches, record_path
 from bot.domain.resolution import PolicyResolutionError, resolve_policy
-from bot.domain.verdict import Outcome, decide
+from bot.domain.verdict import Outcome, Verdict, decide
 from bot.errors import UnknownModelVersion, UserInputError
 from bot.forge.base import Annotation, AnnotationLevel
 from bot.formats.loading import InvalidFile, load_manifest_text, load_policy_texts
 from bot.formats.yamlsource import parse_yaml
 from bot.registry.base import ModelVersionInfo, Registry
+from bot.signing import SIGNATURE_SUFFIX
 from bot.workflows.inputs import compare
 from bot.workflows.verdicts import annotations_of
 
@@ -98,6 +105,33 @@ def _metric_annotations(
     return found
 
 
+def _check_record(
+    head: ModelManifest,
+    read_head: ReadFile,
+    comparison: Comparison,
+    policy: Policy,
+    verdict: Verdict,
+    report: CheckReport,
+) -> None:
+    """The decision record beside the manifest, when there is one, must say what the
+    evidence gives; a pull request may not claim another decision than the bot's."""
+    where = record_path(head.model, head.environment)
+    text = read_head(where)
+    if text is None:
+        return
+    try:
+        record = DecisionRecord.model_validate(json.loads(text))
+    except (ValueError, ValidationError) as error:
+        report.failures.append(f"{where}: not a decision record: {str(error).splitlines()[0]}")
+        return
+    problems = record_mismatches(
+        record, version=head.version, comparison=comparison, policy=policy, verdict=verdict
+    )
+    report.failures.extend(f"{where}: {problem}" for problem in problems)
+    if not problems:
+        report.notes.append(f"{where}: matches the registry and the evaluation")
+
+
 def check_change(
     data_root: Path | None,
     tracking_uri: str | None,
@@ -115,11 +149,13 @@ def check_change(
     """
     report = CheckReport()
     if promotion is not None:
-        allowed = {manifest_path(promotion.model, promotion.environment)}
+        own = manifest_path(promotion.model, promotion.environment)
+        record = record_path(promotion.model, promotion.environment)
+        allowed = {own, record, record + SIGNATURE_SUFFIX}
         extra = sorted(set(changed) - allowed)
         if extra:
             report.failures.append(
-                f"a promotion pull request changes only {next(iter(allowed))}; "
+                f"a promotion pull request changes only {own} and its decision record; "
                 f"it also changes {', '.join(extra)}"
             )
     manifests = [p for p in changed if is_manifest_path(p)]
@@ -169,7 +205,9 @@ def _check_manifest(
     if base is not None and base.version == head.version:
         report.notes.append(f"{path}: version unchanged (v{head.version})")
         return
-    verdict = decide(compare(data_root, tracking_uri, policy, champion, challenger), policy)
+    comparison = compare(data_root, tracking_uri, policy, champion, challenger)
+    verdict = decide(comparison, policy)
+    _check_record(head, read_head, comparison, policy, verdict, report)
     if verdict.verdict is Outcome.REJECT:
         report.failures.append(
             f"{path}: v{head.version} fails {', '.join(r.name for r in verdict.failed)}"

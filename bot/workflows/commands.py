@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.commands import Command, Parsed, parse_command, usage
 from bot.domain.layout import promotion_of
+from bot.domain.record import SkippedSoak
 from bot.errors import UserInputError
-from bot.forge.base import ForgePermissionError, ForgeTeamNotFoundError, PullRequestInfo
+from bot.forge.base import (
+    ForgePermissionError,
+    ForgeTeamNotFoundError,
+    Permission,
+    PullRequestInfo,
+)
 from bot.report.render import render_template
 from bot.workflows.gate import (
     GateResult,
@@ -25,10 +32,14 @@ from bot.workflows.gate import (
     report_unreadable,
 )
 from bot.workflows.inputs import read_policy
+from bot.workflows.propose import ProposeResult
 from bot.workflows.recheck import recheck
 from bot.workflows.services import Services
 
 ROLLBACK_LABEL = "rollback"
+
+Advance = Callable[[str, str, SkippedSoak], list[ProposeResult]]
+"""Proposes (model, environment)'s version for the next stage, its soak skipped."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class _Context:
     reply: _Reply
     user: str
     now: dt.datetime
+    advance: Advance | None = None
 
 
 def _read(
@@ -95,15 +107,19 @@ def handle_comment(
     now: dt.datetime,
     *,
     comment_id: int,
+    advance: Advance | None = None,
 ) -> CommandResult | None:
-    """Run the command in comment `comment_id`; None when the comment holds none."""
+    """Run the command in comment `comment_id`; None when the comment holds none.
+
+    `advance` proposes a version for the next stage of its path (`/promobot promote`).
+    """
     parsed = parse_command(body)
     if parsed is None or user.lower() == services.forge.bot_login.lower():
         return None
     pr = services.forge.get_pull_request(number)
     inputs, unreadable, teams = _read(services, pr)
     reply = _Reply(services, number, comment_id)
-    context = _Context(services, pr, inputs, unreadable, teams, reply, user, now)
+    context = _Context(services, pr, inputs, unreadable, teams, reply, user, now, advance)
     allowed, why_not = _authorised(context)
     if not allowed:
         reply(
@@ -135,6 +151,8 @@ def _run(context: _Context, parsed: Parsed) -> CommandResult:
     assert command is not None
     if command is Command.ROLLBACK:
         return _rollback(context)
+    if command is Command.PROMOTE:
+        return _promote(context, parsed.rest)
     if context.unreadable is not None:
         report_unreadable(context.services, context.pr, context.unreadable)
         context.reply(
@@ -185,6 +203,56 @@ def _explain(services: Services, result: GateResult) -> str:
         readiness=result.readiness,
         detail=result.detail,
     )
+
+
+SKIP_SOAK = "--skip-soak"
+REASON_LIMIT = 300
+
+
+def _promote(context: _Context, rest: str) -> CommandResult:
+    """`/promobot promote --skip-soak REASON` on a merged promotion: the version goes on to
+    the next stage before its soak is over (never without its verification), on a policy
+    owner's word, which the next pull request and its decision record keep."""
+    pr, user, command = context.pr, context.user, Command.PROMOTE.value
+    target = promotion_of(pr.head_ref)
+    reason = rest[len(SKIP_SOAK) :].strip() if rest.startswith(SKIP_SOAK) else ""
+    # The reason goes into a pull request body and a record: one line, no HTML comments
+    # that could pass for the bot's markers.
+    reason = reason.replace("<!--", "").replace("-->", "")[:REASON_LIMIT].strip()
+    if not pr.merged or target is None or not reason or context.advance is None:
+        context.reply(
+            f"@{user} `/promobot promote --skip-soak REASON` works on a merged promotion pull "
+            "request of a stage with a next one, with the reason on the same line."
+        )
+        return CommandResult(command, "refused: not a merged stage promotion")
+    policy = read_policy(context.services.forge, target.model, target.environment)
+    if not _owns(context, policy.approval.owners):
+        owners = ", ".join(policy.approval.owners) or "repository admins"
+        context.reply(f"@{user} only the policy's owners ({owners}) may skip a soak.")
+        return CommandResult(command, "refused: not a policy owner")
+    results = context.advance(target.model, target.environment, SkippedSoak(by=user, reason=reason))
+    if not results:
+        context.reply(
+            f"@{user} {target.model} is not ready for the next stage: it must serve in "
+            f"{target.environment} and pass its verification there (`promobot status "
+            f"{target.model}` says what it waits for)."
+        )
+        return CommandResult(command, "not ready")
+    opened = results[0].pull_request
+    where = f" in #{opened.number}" if opened is not None else ""
+    context.reply(f"Proposed for the next stage{where}, soak skipped by @{user}: {reason}")
+    return CommandResult(command, f"skipped soak: {results[0].detail}")
+
+
+def _owns(context: _Context, owners: tuple[str, ...]) -> bool:
+    forge, user = context.services.forge, context.user
+    if not owners:
+        return forge.collaborator_permission(user) is Permission.ADMIN
+    org = context.services.forge_owner()
+    try:
+        return any(forge.is_team_member(org, team, user) for team in owners)
+    except (ForgePermissionError, ForgeTeamNotFoundError):
+        return False
 
 
 def _rollback(context: _Context) -> CommandResult:

@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain.layout import promotion_of
 from bot.domain.manifest import RegistryKind
 from bot.domain.naming import proposal_problem
+from bot.domain.record import SkippedSoak
 from bot.errors import UserInputError
 from bot.forge.base import PullRequestInfo
 from bot.registry.base import Registry
@@ -42,10 +43,17 @@ from bot.workflows.failures import (
 from bot.workflows.gate import GateResult, gate
 from bot.workflows.gate_memory import GateMemory
 from bot.workflows.inputs import utcnow
-from bot.workflows.propose import propose
+from bot.workflows.propose import ProposeResult, propose
 from bot.workflows.recheck import recheck
 from bot.workflows.reconcile import propose_missed_versions
 from bot.workflows.services import Services
+from bot.workflows.simulate import simulate_pull_request
+from bot.workflows.stages import (
+    HealthReader,
+    advance_stages,
+    entry_environment,
+    policies_or_none,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,8 @@ class Workflows:
     on_verdict: Callable[[str], None] | None = None
     registries: Callable[[RegistryKind], Registry] | None = None
     memory: GateMemory | None = None
+    health: HealthReader | None = None
+    """What serves each version reports (requests, errors, p99), for the stages' verification."""
     clock: Callable[[], dt.datetime] = utcnow
 
     def handle(self, event: DomainEvent, delivery_id: str = "") -> None:
@@ -92,6 +102,7 @@ class Workflows:
                         event.body,
                         now,
                         comment_id=event.comment_id,
+                        advance=self._advance,
                     )
             case StatusChanged():
                 self._gate_heads({event.sha}, now, delivery_id)
@@ -117,19 +128,21 @@ class Workflows:
         report_bug(self.services, event, delivery_id, event_id, error)
 
     def _propose(self, event: ModelVersionCreated, now: dt.datetime) -> None:
-        environments = (event.environment,) if event.environment else self.environments
-        for environment in environments:
+        wanted = (event.environment,) if event.environment else self.environments
+        named = []
+        for environment in wanted:
+            # A name git refuses is refused before anything reads the repository for it.
             problem = proposal_problem(event.model, event.version, environment)
-            if problem is not None:
-                refuse_version(
-                    self.services,
-                    self.decisions,
-                    event,
-                    environment,
-                    problem,
-                    tell_pull_request=False,
-                )
+            if problem is None:
+                named.append(environment)
                 continue
+            refuse_version(
+                self.services, self.decisions, event, environment, problem, tell_pull_request=False
+            )
+        policies = policies_or_none(self.services) if named else None
+        for environment in dict.fromkeys(
+            entry_environment(policies, event.model, e) for e in named
+        ):
             try:
                 services = self.services
                 if event.registry is not RegistryKind.MLFLOW and self.registries is not None:
@@ -159,6 +172,8 @@ class Workflows:
             is_current = pr.head_sha == event.head_sha
             if _is_promotion(pr) and is_current and _no_verdict(self.services, pr):
                 recheck(self.services, pr)
+            if not _is_promotion(pr) and is_current and pr.state.value == "open":
+                simulate_pull_request(self.services, pr)  # a change to policies/
         if event.action in RECHECK_ACTIONS | {"labeled", "unlabeled", RECOMPUTE, TICK_RECOMPUTE}:
             self._gate(event.number, now, pr=pr, retry_refused=event.action != TICK_RECOMPUTE)
 
@@ -223,6 +238,18 @@ class Workflows:
         """Deploy windows open with time; versions whose webhook was lost get proposed."""
         self._gate_heads(None, now, f"tick:{now:%Y%m%dT%H%M%S}", tick=True)
         propose_missed_versions(self.services, self.decisions, self.environments, now)
+        advance_stages(self.services, self.decisions, self.health, now)
+
+    def _advance(self, model: str, environment: str, skipped: SkippedSoak) -> list[ProposeResult]:
+        """A policy owner's `/promobot promote --skip-soak`: the version goes on now."""
+        return advance_stages(
+            self.services,
+            self.decisions,
+            self.health,
+            self.clock(),
+            only=(model, environment),
+            skipped_soak=skipped,
+        )
 
 
 def _no_verdict(services: Services, pr: PullRequestInfo) -> bool:

@@ -24,6 +24,7 @@ from bot.domain.readiness import (
     approvals_on_head,
     merge_readiness,
 )
+from bot.domain.stages import StageView
 from bot.domain.verdict import is_automerge_allowed, primary_gain
 from bot.errors import UserInputError
 from bot.forge.base import (
@@ -41,6 +42,7 @@ from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.report.render import render_template
 from bot.workflows.inputs import read_manifest, read_policy
 from bot.workflows.services import Services
+from bot.workflows.stage_views import stage_views
 from bot.workflows.verdicts import fail_unreadable
 
 log = logging.getLogger(__name__)
@@ -190,7 +192,13 @@ def gate(
         inputs = found
     facts = read_facts(services, inputs, merge_requested)
     readiness = merge_readiness(facts, inputs.policy, now)
-    post_status(services, inputs.pr, readiness)
+    stages: list[StageView] = []
+    if inputs.policy.stages:
+        try:
+            stages = stage_views(services, inputs.head.model, inputs.head.environment, now)
+        except UserInputError as error:  # the stage's own promotion reports it
+            log.warning("stages of #%s: %s", number, error)
+    post_status(services, inputs.pr, readiness, stages)
     head = inputs.pr.head_sha
     if not readiness.merge:
         return GateResult(readiness, None, f"#{number}: {readiness.state.value}", head)
@@ -220,14 +228,20 @@ def report_unreadable(services: Services, pr: PullRequestInfo, error: UserInputE
     )
 
 
-def post_status(services: Services, pr: PullRequestInfo, readiness: Readiness) -> None:
-    """The one status comment, edited in place."""
+def post_status(
+    services: Services,
+    pr: PullRequestInfo,
+    readiness: Readiness,
+    stages: Sequence[StageView] = (),
+) -> None:
+    """The one status comment, edited in place; with the model's path when it has one."""
     body = render_template(
         "status_comment.md.j2",
         services.templates_root,
         readiness=readiness,
         head_sha=pr.head_sha,
         state_description=describe(readiness.state),
+        stages=stages,
     )
     services.forge.upsert_comment(pr.number, STATUS_MARKER, f"{STATUS_MARKER}\n{body}")
 

@@ -4,6 +4,8 @@ Git is the audit trail: every commit that changed `model-manifests/<env>/<model>
 is one entry — when, who, the pull request (from the squash subject `Title (#N)`
 or the manifest's `evaluation.pull_request`), the version before and after, the
 metrics the manifest recorded, and whether the commit reverts another.
+With it comes the decision record the commit wrote beside the manifest (commits from
+before records read without one) and the approvals of its `Approved-by:` trailers.
 Old manifests are read leniently: history must stay readable after the format evolves.
 """
 
@@ -15,10 +17,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.layout import MANIFEST_FOLDER, YAML_SUFFIXES
 from bot.domain.promotion import State, merged_state
+from bot.domain.record import DecisionRecord, record_path
 from bot.formats.yamlsource import YamlSyntaxError, parse_yaml
 from bot.gitrepo import CommitRecord, GitRepo
 
@@ -59,6 +62,13 @@ class HistoryEntry(BaseModel):
     )
     metrics: dict[str, float] = Field(description="Metrics the manifest recorded after it.")
     subject: str = Field(description="First line of the commit message.")
+    approved_by: tuple[str, ...] = Field(
+        default=(), description="Approvals that counted, from the `Approved-by:` trailers."
+    )
+    record: DecisionRecord | None = Field(
+        default=None,
+        description="The decision record the commit wrote beside the manifest, when it did.",
+    )
     state: State | None = Field(
         default=None,
         description="For a promotion or first deployment: merged, or rolled_back when a later "
@@ -162,7 +172,35 @@ def _entry(repo: GitRepo, record: CommitRecord, path: str, served: set[str]) -> 
         reverts_pull_request=reverted_pull_request(record.message) if revert else None,
         metrics=_metrics(after),
         subject=record.subject,
+        approved_by=approved_by(record.message),
+        record=_decision(repo, record, path, to_version) if kind in _DECIDED else None,
     )
+
+
+_DECIDED = frozenset({HistoryKind.DEPLOYMENT, HistoryKind.PROMOTION})
+_APPROVED_BY = re.compile(r"^Approved-by:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def approved_by(message: str) -> tuple[str, ...]:
+    """The logins of a merge commit's `Approved-by:` trailers."""
+    return tuple(_APPROVED_BY.findall(message))
+
+
+def _decision(
+    repo: GitRepo, commit: CommitRecord, manifest: str, version: str | None
+) -> DecisionRecord | None:
+    """The record beside `manifest` at `commit`, when it is this version's; older commits
+    have none, and a record that does not parse is history's to show, not to refuse."""
+    environment, name = manifest.split("/")[1:3]
+    model = name.rsplit(".", 1)[0]
+    text = repo.read_text(commit.sha, record_path(model, environment))
+    if text is None:
+        return None
+    try:
+        found = DecisionRecord.model_validate_json(text)
+    except ValidationError:
+        return None
+    return found if found.version == version else None
 
 
 def _manifest_data(text: str | None) -> dict[str, Any] | None:

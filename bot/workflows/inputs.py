@@ -18,6 +18,7 @@ from bot.domain.manifest import (
     Source,
 )
 from bot.domain.policy import Policy
+from bot.domain.record import StageEvidence
 from bot.domain.resolution import PolicyResolutionError, SourcedPolicy, resolve_policy
 from bot.errors import UserInputError
 from bot.evaluation import compare_metrics, evaluate_models
@@ -38,6 +39,8 @@ class Proposal:
     champion_info: ModelVersionInfo | None
     policy: Policy
     comparison: Comparison
+    stage: StageEvidence | None = None
+    """How the challenger did in the previous stage of the policy's path, for a later stage."""
 
 
 def read_policies(forge: Forge, ref: str | None = None) -> list[SourcedPolicy]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import bot
 from bot.domain.layout import manifest_path, promotion_branch
 from bot.domain.pull_request_plan import LABEL_REJECTED, PullRequestPlan, plan_pull_request
+from bot.domain.record import DecisionRecord, StageEvidence, dump_record, make_record
 from bot.domain.verdict import Outcome, Verdict, decide
 from bot.forge.base import (
     ForgeDraftsRefusedError,
@@ -22,6 +25,7 @@ from bot.formats.loading import InvalidFile, load_manifest_text
 from bot.formats.writing import dump_manifest
 from bot.registry.base import version_sort_key
 from bot.report.render import ReportContext, render_report, render_template
+from bot.signing import SIGNATURE_SUFFIX
 from bot.store.base import DecisionLog
 from bot.workflows.inputs import Proposal, gather, proposed_manifest
 from bot.workflows.services import Services
@@ -75,10 +79,12 @@ def propose(
     environment: str,
     now: dt.datetime,
     registry: str = "mlflow",
+    stage: StageEvidence | None = None,
 ) -> ProposeResult:
     """Evaluate `version` against the champion and open or update the promotion pull request.
 
-    `registry` names where the version lives, for the decision log.
+    `registry` names where the version lives, for the decision log; `stage` is how it did
+    in the previous stage of the policy's path, for a later stage.
     """
     if decisions is not None and (done := decisions.get(registry, model, version, environment)):
         return ProposeResult(
@@ -97,7 +103,7 @@ def propose(
                 f"v{existing[1]} is already proposed in #{existing[0].number}",
             ),
         )
-    proposal = gather(services, model, version, environment)
+    proposal = dataclasses.replace(gather(services, model, version, environment), stage=stage)
     if proposal.champion is not None and proposal.champion.version == version:
         return _record(
             registry,
@@ -160,6 +166,7 @@ def render_body(
         policy=proposal.policy,
         challenger=proposal.challenger,
         note=note,
+        stage=proposal.stage,
     )
 
 
@@ -240,6 +247,11 @@ def _open_or_update(
 ) -> PromotionPR:
     manifest = proposed_manifest(proposal)
     title = f"Promote {proposal.model} v{proposal.challenger.version} to {proposal.environment}"
+    record = decision_record(proposal, verdict, now)
+    record_text = dump_record(record)
+    files = {record.path(): record_text}
+    if services.sign_record is not None:
+        files[record.path() + SIGNATURE_SUFFIX] = services.sign_record(record_text)
     return services.forge.open_or_update_promotion(
         model=proposal.model,
         environment=proposal.environment,
@@ -250,6 +262,23 @@ def _open_or_update(
         labels=plan.labels,
         team_reviewers=proposal.policy.approval.teams if plan.request_reviews else (),
         draft=plan.draft,
+        extra_files=files,
+    )
+
+
+def decision_record(proposal: Proposal, verdict: Verdict, now: dt.datetime) -> DecisionRecord:
+    """What this decision was made on, as committed beside the manifest."""
+    return make_record(
+        model=proposal.model,
+        environment=proposal.environment,
+        version=proposal.challenger.version,
+        champion_version=None if proposal.champion is None else proposal.champion.version,
+        comparison=proposal.comparison,
+        policy=proposal.policy,
+        verdict=verdict,
+        decided_at=now,
+        promobot_version=bot.__version__,
+        stage=proposal.stage,
     )
 
 

@@ -12,6 +12,7 @@ from bot.store.base import DecisionLog
 from bot.workflows.inputs import read_manifest
 from bot.workflows.propose import ProposeResult, propose
 from bot.workflows.services import Services
+from bot.workflows.stages import entry_environment, policies_or_none
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,12 @@ def propose_missed_versions(
     # One listing of model-manifests/ (a conditional request) instead of one read per model
     # and environment: most models of a shared registry have no manifest here.
     held = set(services.forge.list_files(MANIFEST_FOLDER))
+    policies = policies_or_none(services)
     results = []
     for model in services.registry.list_models():
-        for environment in environments:
+        # A version meant for an environment on a policy's path enters its first stage.
+        entries = dict.fromkeys(entry_environment(policies, model, e) for e in environments)
+        for environment in entries:
             if manifest_path(model, environment) not in held:
                 continue
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ class Services:
     templates_root: Path | None = None
     tracking_uri: str | None = None
     repository: str = ""
+    sign_record: Callable[[str], str] | None = None
+    """Signs a decision record's text (`bot.signing.SshSigner.sign`); None: unsigned."""
 
     def forge_owner(self) -> str:
         """The organisation (or user) that owns the repository: where teams live."""

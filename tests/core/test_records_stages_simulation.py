@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.policy import Stage, VerifySection
+from bot.domain.policy import PolicyFile, Stage, VerifySection
 from bot.domain.record import (
     DecisionRecord,
     dump_record,
@@ -18,8 +18,9 @@ from bot.domain.record import (
     policy_digest,
     record_path,
 )
-from bot.domain.simulation import replay, simulate
-from bot.domain.stages import entry_environments, may_advance, next_stage
+from bot.domain.resolution import SourcedPolicy
+from bot.domain.simulation import latest_decisions, replay, simulate, simulate_change
+from bot.domain.stages import Serving, entry_for, may_advance, next_stage, path_views
 from bot.domain.verdict import Outcome, decide
 from bot.domain.verification import HealthSample
 from tests.factories import make_comparison, make_metric, make_policy
@@ -100,8 +101,10 @@ def test_a_replay_is_exactly_what_decide_says(gain: float, bar: float) -> None:
 
 
 def test_new_versions_enter_at_the_first_stage() -> None:
-    assert entry_environments(PATH, ["production"]) == ("staging",)
-    assert entry_environments((), ["production", "staging"]) == ("production", "staging")
+    assert entry_for(PATH, "production") == "staging"
+    assert entry_for(PATH, "staging") == "staging"
+    assert entry_for(PATH, "qa") == "qa", "off the path: proposed where it was meant"
+    assert entry_for((), "production") == "production"
     assert next_stage(PATH, "staging") == PATH[1]
     assert next_stage(PATH, "production") is None
     assert next_stage(PATH, "qa") is None
@@ -149,3 +152,63 @@ def test_a_stage_without_verify_goes_on_after_its_soak() -> None:
     stage = Stage(environment="staging", soak_minutes=60)
     since = NOW - dt.timedelta(minutes=61)
     assert may_advance(stage, VerifySection(), since, [], NOW).ready
+
+
+def test_each_stage_says_what_serves_and_what_it_waits_for() -> None:
+    since = NOW - dt.timedelta(hours=2)
+    views = path_views(
+        PATH,
+        {"staging": Serving(version="7", since=since, pull_request=12)},
+        {"production": (13, "6")},
+        NOW,
+    )
+    staging, production = views
+    assert (staging.version, staging.served_since, staging.pull_request) == ("7", since, 12)
+    assert staging.waiting == "its soak, until 2026-12-02 10:00 UTC, before production"
+    assert (production.version, production.waiting, production.proposed) == (
+        None,
+        "nothing serves yet",
+        (13, "6"),
+    )
+    [later, _] = path_views(
+        PATH, {"staging": Serving(version="7", since=since)}, {}, NOW + dt.timedelta(days=1)
+    )
+    assert later.waiting == "its verification, then a proposal for production"
+    [unknown, _] = path_views(PATH, {"staging": Serving(version="7")}, {}, NOW)
+    assert unknown.waiting.startswith("its promotion to be merged")
+    both = {"staging": Serving(version="7", since=since), "production": Serving(version="7")}
+    [through, last] = path_views(PATH, both, {}, NOW)
+    assert through.waiting == "nothing: it serves in production too"
+    assert last.waiting == "the end of the path"
+
+
+def _file(name: str, models: str, min_change: float) -> SourcedPolicy:
+    policy = PolicyFile.model_validate(
+        {
+            "apiVersion": "promobot/v1",
+            "kind": "PromotionPolicy",
+            "name": name,
+            "applies_to": {"models": [models], "environments": ["*"]},
+            "compare": {"primary": {"metric": "f1", "min_absolute_change": min_change}},
+            "approval": {"required_approvals": 1},
+        }
+    )
+    return SourcedPolicy(f"policies/{name}.yaml", policy)
+
+
+def test_a_change_replays_only_the_last_decisions_of_the_models_it_governs() -> None:
+    records = [_record(0.005 * i, when=NOW + dt.timedelta(minutes=i)) for i in range(1, 7)]
+    other = _record(0.02).model_copy(update={"model": "fraud"})
+    old = [_file("churn", "churn*", 0.001), _file("fraud", "fraud*", 0.001)]
+    new = [_file("churn", "churn*", 0.02), old[1]]
+    result = simulate_change([*records, other], old, new, ["policies/churn.yaml"], last=4)
+    assert [r.version for r in result.replays] == ["15", "20", "25", "30"]
+    assert [r.version for r in result.changed] == ["15"]
+    assert result.summary().startswith("1 of 4 decisions would change: v15 (churn, production)")
+    assert simulate_change(records, old, new, ["policies/churn.yaml"], last=0).replays == ()
+
+
+def test_the_latest_decision_about_a_version_is_the_one_replayed() -> None:
+    first = _record(0.03, when=NOW)
+    again = first.model_copy(update={"decided_at": NOW + dt.timedelta(hours=1)})
+    assert latest_decisions([again, first]) == [again]
