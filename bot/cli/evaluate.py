@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from bot.domain.comparison import Comparison
-from bot.domain.resolution import PolicyResolutionError, standalone_policy
-from bot.domain.verdict import Verdict, decide
-from bot.errors import UserInputError
-from bot.formats.loading import InvalidFile, load_policy_text
-from bot.report.render import ReportContext, render_report
+if TYPE_CHECKING:
+    from bot.domain.comparison import Comparison
+    from bot.domain.policy import Policy
+    from bot.domain.verdict import Verdict
+
+# Everything else is imported inside the command: `promobot --help` and the other
+# commands never pay for pandas, scikit-learn, MLflow, pydantic or Jinja2.
 
 
 class Format(StrEnum):
@@ -36,8 +37,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @contextmanager
-def scoring_progress(enabled: bool) -> Iterator[Any]:
+def scoring_progress(enabled: bool) -> Iterator[Callable[[int, int | None], None] | None]:
     """A progress bar on stderr while both models score the data."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+    )
+
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
@@ -99,20 +108,21 @@ def evaluate(
         str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
     ] = None,
 ) -> None:
-    """Compare two models on the same rows, with paired CIs and p-values."""
-    resolved = None
-    if policy is not None:
-        try:
-            resolved = standalone_policy(
-                load_policy_text(policy.read_text(), str(policy)), str(policy)
-            )
-        except OSError as exc:
-            raise fail(f"cannot read policy {policy}: {exc.strerror}") from exc
-        except InvalidFile as exc:
-            raise fail(str(exc)) from exc
-        except PolicyResolutionError as exc:
-            raise fail(f"{policy}: {exc}") from exc
-    from bot.evaluation import evaluate_models  # noqa: PLC0415 - scikit-learn and MLflow are slow to import
+    """Compare two models on the same rows, with paired CIs and p-values.
+
+    Bad data (NaN or infinite values, no rows, a single class, a missing
+    column) is one line on stderr naming the column and the rows, and exit code 2.
+    """
+    resolved = None if policy is None else read_policy(policy)
+    # The process ends soon after this command. Freezing the heap at exit spares the
+    # interpreter's last collection a walk through every object that pandas, SciPy,
+    # scikit-learn and MLflow leave behind (0.8-1.4 s here, 0.1 s frozen).
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+    # pandas, SciPy and MLflow are slow to import: only this command pays for them.
+    from bot.errors import UserInputError  # noqa: PLC0415
+    from bot.evaluation import evaluate_models  # noqa: PLC0415
+    from bot.evaluation.checks import BadData  # noqa: PLC0415
 
     try:
         with scoring_progress(True) as progress:
@@ -125,23 +135,54 @@ def evaluate(
                 progress=progress,
                 tracking_uri=tracking_uri,
             )
+    except BadData as exc:
+        raise fail(exc.message) from exc
     except UserInputError as exc:
         raise fail(str(exc)) from exc
+    from bot.domain.verdict import decide  # noqa: PLC0415
+
     verdict = None if resolved is None else decide(comparison, resolved)
     if output is Format.JSON:
         typer.echo(json.dumps(comparison_json(comparison, verdict), indent=2))
         return
-    champion_version = split_uri(champion)[1] if champion else None
+    typer.echo(markdown_report(comparison, verdict, resolved, champion, challenger))
+
+
+def read_policy(path: Path) -> Policy:
+    """The policy file as one standalone policy; a bad file ends the command with exit 2."""
+    from bot.domain.resolution import PolicyResolutionError, standalone_policy  # noqa: PLC0415
+    from bot.formats.loading import InvalidFile, load_policy_text  # noqa: PLC0415
+
+    try:
+        return standalone_policy(load_policy_text(path.read_text(), str(path)), str(path))
+    except OSError as exc:
+        raise fail(f"cannot read policy {path}: {exc.strerror}") from exc
+    except InvalidFile as exc:
+        raise fail(str(exc)) from exc
+    except PolicyResolutionError as exc:
+        raise fail(f"{path}: {exc}") from exc
+
+
+def markdown_report(
+    comparison: Comparison,
+    verdict: Verdict | None,
+    policy: Policy | None,
+    champion: str | None,
+    challenger: str,
+) -> str:
+    """The report a pull request would show for this comparison."""
+    from bot.report.render import ReportContext, render_report  # noqa: PLC0415
+
     name, version = split_uri(challenger)
     ctx = ReportContext(
         model=name,
         environment="evaluation",
-        champion_version=champion_version,
+        champion_version=split_uri(champion)[1] if champion else None,
         challenger_version=version,
-        policy_names=() if resolved is None else resolved.names,
+        policy_names=() if policy is None else policy.names,
         generated_at=dt.datetime.now(dt.UTC),
     )
-    typer.echo(render_report(comparison, verdict, ctx))
+    return render_report(comparison, verdict, ctx)
 
 
 def split_uri(uri: str) -> tuple[str, str]:

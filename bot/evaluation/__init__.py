@@ -2,7 +2,10 @@
 
 Entries:
 - `evaluate_models(champion_uri, challenger_uri, data_path, label)` -> `Comparison`:
-  MLflow model URIs and a CSV or Parquet file, streamed in chunks.
+  MLflow model URIs and a CSV or Parquet file, streamed in chunks and read
+  once. Bad data (NaN or infinite values, no rows, one class, a missing
+  column) raises `BadData`, a `UserInputError` whose one-line message names
+  the column and the rows (`bot.evaluation.checks`).
 - `compare_predictions(task, y_true, champion, challenger)`: the same statistics
   from prediction arrays (`Predictions(labels, scores=None, classes=None)`).
 - `compare_metrics(champion, challenger)`: logged metrics side by side, no
@@ -14,6 +17,7 @@ f1 are macro averages; multiclass roc_auc is macro one-vs-rest). The methods
 behind the intervals and p-values are listed in `bot.evaluation.methods`.
 """
 
+from bot.evaluation.checks import BadData
 from bot.evaluation.compare import (
     DEFAULT_RESAMPLES,
     EvaluationResult,
@@ -36,6 +40,7 @@ from bot.evaluation.predictions import Predictions
 __all__ = [
     "DEFAULT_RESAMPLES",
     "HIST_GRADIENT_BOOSTING_TYPES",
+    "BadData",
     "EvaluationResult",
     "PairedEvaluation",
     "Predictions",

@@ -105,6 +105,15 @@ class ClassificationAccumulator:
         if self._has_probabilities:
             self._add_probabilities(y, champion, challenger)
 
+    def label_counts(self) -> dict[Hashable, int]:
+        """Rows per class among the labels (classes only the models predict are left out)."""
+        counts = self.joint.counts.sum(axis=(1, 2))
+        return {
+            label: int(count)
+            for label, count in zip(self.codebook.labels, counts, strict=False)
+            if count
+        }
+
     def _add_probabilities(
         self, y: IntArray, champion: Predictions, challenger: Predictions
     ) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import numpy.typing as npt
 
 import bot
 from bot.domain.comparison import Comparison, MetricComparison, Provenance, Task
+from bot.domain.curves import Curves
 from bot.evaluation.classification import ClassificationAccumulator
+from bot.evaluation.curves import CurvesAccumulator
 from bot.evaluation.predictions import Predictions
 from bot.evaluation.regression import RegressionAccumulator
 
@@ -25,6 +27,7 @@ class EvaluationResult:
     n: int
     metrics: dict[str, MetricComparison]
     notes: tuple[str, ...]
+    curves: Curves | None = None
 
 
 class PairedEvaluation:
@@ -42,11 +45,19 @@ class PairedEvaluation:
             if task is Task.REGRESSION
             else ClassificationAccumulator(task, with_champion=with_champion)
         )
+        self._curves = CurvesAccumulator()
 
     @property
     def n(self) -> int:
         """Rows folded in so far."""
         return self._accumulator.n
+
+    def label_counts(self) -> dict[Hashable, int] | None:
+        """Rows per class among the labels of a classification; None for a regression."""
+        accumulator = self._accumulator
+        if isinstance(accumulator, RegressionAccumulator):
+            return None
+        return accumulator.label_counts()
 
     def add(
         self, labels: npt.ArrayLike, champion: Predictions | None, challenger: Predictions
@@ -56,6 +67,7 @@ class PairedEvaluation:
             expected = "a champion" if self.with_champion else "no champion"
             raise ValueError(f"this evaluation was set up with {expected}")
         self._accumulator.add(labels, champion or challenger, challenger)
+        self._curves.add(labels, champion, challenger)
 
     def finish(self, *, seed: int = 0, n_resamples: int = DEFAULT_RESAMPLES) -> EvaluationResult:
         """Every metric with its interval and p-value (seeded, so reproducible)."""
@@ -65,10 +77,20 @@ class PairedEvaluation:
         if isinstance(accumulator, RegressionAccumulator):
             regression = accumulator.finish()
             return EvaluationResult(
-                Task.REGRESSION, accumulator.n, regression.metrics, tuple(regression.notes)
+                Task.REGRESSION,
+                accumulator.n,
+                regression.metrics,
+                tuple(regression.notes),
+                self._curves.finish(Task.REGRESSION),
             )
         result = accumulator.finish(seed=seed, n_resamples=n_resamples)
-        return EvaluationResult(result.task, accumulator.n, result.metrics, tuple(result.notes))
+        return EvaluationResult(
+            result.task,
+            accumulator.n,
+            result.metrics,
+            tuple(result.notes),
+            self._curves.finish(result.task),
+        )
 
 
 def evaluate_predictions(
@@ -124,6 +146,7 @@ def comparison_of_predictions(
         n=result.n,
         metrics=result.metrics,
         notes=result.notes,
+        curves=result.curves,
         provenance=Provenance(code_version=bot.__version__),
     )
 

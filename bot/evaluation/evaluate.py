@@ -13,8 +13,9 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import bot
 from bot.domain.comparison import Comparison, Provenance, Task
 from bot.errors import UserInputError
+from bot.evaluation.checks import BadData, DataChecks, no_rows
 from bot.evaluation.compare import DEFAULT_RESAMPLES, EvaluationResult, PairedEvaluation
-from bot.evaluation.data import iter_batches, open_data, sha256_file
+from bot.evaluation.data import FileDigest, iter_batches, open_data, read_ahead
 from bot.evaluation.models import Scorer, load_scorer
 from bot.evaluation.predictions import Predictions
 
@@ -67,31 +68,64 @@ def evaluate_scorers(
     seed: int = 0,
     n_resamples: int = DEFAULT_RESAMPLES,
     progress: Progress | None = None,
+    data_name: str = "the data",
 ) -> EvaluationResult:
-    """Score every chunk with both models once and fold the pairs into the comparison."""
+    """Score every chunk with both models once and fold the pairs into the comparison.
+
+    Each chunk is checked before it is scored (`bot.evaluation.checks`); bad
+    data raises `BadData`, whose message calls the data `data_name`.
+    """
     task = agree_on_task(champion, challenger)
+    sides = [("challenger", challenger)] + ([] if champion is None else [("champion", champion)])
+    readers = {_reader(role, scorer): scorer.columns for role, scorer in sides}
+    checks = DataChecks(data_name, label, readers)
     evaluation: PairedEvaluation | None = None
     for frame in batches:
-        labels = frame[label].to_numpy()
-        features = frame.drop(columns=[label])
-        after = challenger.score(features)
-        before = None if champion is None else champion.score(features)
-        if evaluation is None:
-            outputs = [after] if before is None else [before, after]
-            chosen = task or _infer_task(outputs)
-            if chosen is Task.REGRESSION and any(p.scores is not None for p in outputs):
-                raise UserInputError(
-                    "the models disagree on the task: one gives class probabilities, "
-                    "the other is a regressor",
-                    hint="compare a challenger only with a champion trained for the same target",
-                )
-            evaluation = PairedEvaluation(chosen, with_champion=champion is not None)
-        evaluation.add(labels, before, after)
+        checks.inspect(frame)
+        if not (checks.is_refused or frame.empty):
+            outputs = _score(sides, frame.drop(columns=[label]), checks)
+            if outputs is not None:
+                if evaluation is None:
+                    evaluation = _start(task, outputs, with_champion=champion is not None)
+                labels = frame[label].to_numpy()
+                evaluation.add(labels, outputs.get("champion"), outputs["challenger"])
         if progress is not None:
-            progress(evaluation.n, total)
+            progress(checks.rows, total)
+    checks.finish(None if evaluation is None else evaluation.label_counts())
     if evaluation is None:
-        raise UserInputError("the data has no rows", hint="evaluate on a file with labelled rows")
+        raise BadData(no_rows(data_name))
     return evaluation.finish(seed=seed, n_resamples=n_resamples)
+
+
+def _score(
+    sides: list[tuple[str, Scorer]], features: pd.DataFrame, checks: DataChecks
+) -> dict[str, Predictions] | None:
+    """Each model's predictions; None when a model refused values the checks found."""
+    outputs = {}
+    for role, scorer in sides:
+        try:
+            outputs[role] = scorer.score(features)
+        except UserInputError:
+            raise
+        except Exception:
+            if checks.explains_refusal(_reader(role, scorer)):
+                return None
+            raise
+    return outputs
+
+
+def _start(
+    task: Task | None, outputs: dict[str, Predictions], *, with_champion: bool
+) -> PairedEvaluation:
+    """The evaluation, its task taken from the models or else from their first predictions."""
+    chosen = task or _infer_task(list(outputs.values()))
+    if chosen is Task.REGRESSION and any(p.scores is not None for p in outputs.values()):
+        raise UserInputError(
+            "the models disagree on the task: one gives class probabilities, "
+            "the other is a regressor",
+            hint="compare a challenger only with a champion trained for the same target",
+        )
+    return PairedEvaluation(chosen, with_champion=with_champion)
 
 
 def reproduce_command(
@@ -118,16 +152,26 @@ def evaluate_models(
     tracking_uri: str | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     batch_rows: int | None = None,
+    data_name: str | None = None,
 ) -> Comparison:
     """Champion against challenger on a labelled CSV or Parquet file.
 
     `champion_uri=None` is a first deployment: only the challenger's values.
     Bad input (missing file, unknown label column, a URI that does not
-    resolve, models that disagree on the task) raises `UserInputError`.
+    resolve, models that disagree on the task) raises `UserInputError`; bad
+    data (NaN or infinite values, no rows, one class, a missing column) raises
+    its subclass `BadData`, whose one-line message names the column and the
+    rows. Messages call the file `data_name` (default: `data_path` as given).
+    The file is read once, in a thread of its own one chunk ahead of the
+    scoring (and of the model loading); its digest is taken from the same reads.
     """
     data_path = Path(data_path)
-    source = open_data(data_path, label)
-    with tempfile.TemporaryDirectory(prefix="promobot-models-") as downloads:
+    source = open_data(data_path, label, data_name)
+    digest = FileDigest(data_path)
+    with (
+        read_ahead(iter_batches(source, batch_rows, digest)) as batches,
+        tempfile.TemporaryDirectory(prefix="promobot-models-") as downloads,
+    ):
         challenger = load_scorer(
             challenger_uri, tracking_uri=tracking_uri, download_dir=Path(downloads, "challenger")
         )
@@ -141,15 +185,16 @@ def evaluate_models(
         result = evaluate_scorers(
             champion,
             challenger,
-            iter_batches(source, batch_rows),
+            batches,
             label,
             total=source.rows,
             seed=seed,
             n_resamples=n_resamples,
             progress=progress,
+            data_name=source.name,
         )
     provenance = Provenance(
-        data_sha256=sha256_file(data_path),
+        data_sha256=digest.hexdigest(),
         data_path=str(data_path),
         label=label,
         champion_uri=champion_uri,
@@ -164,5 +209,11 @@ def evaluate_models(
         n=result.n,
         metrics=result.metrics,
         notes=result.notes,
+        curves=result.curves,
         provenance=provenance,
     )
+
+
+def _reader(role: str, scorer: Scorer) -> str:
+    """How messages name a model: `the challenger (models:/churn/7)`."""
+    return f"the {role} ({scorer.uri})"

@@ -15,7 +15,9 @@ passes them on when loading, so a HistGradientBoostingClassifier logged with
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import gc
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,6 +62,10 @@ class Scorer(Protocol):
     def task(self) -> Task | None:
         """The task the model was built for, when the model says (None: decide from its output)."""
 
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The columns the model reads, when it says (None: every column besides the label)."""
+
     def score(self, features: pd.DataFrame) -> Predictions:
         """Predictions (and scores when the model gives them) for the rows of `features`."""
 
@@ -79,6 +85,8 @@ class SklearnScorer:
     estimator: Any
     uri: str = "<in memory>"
     run_id: str | None = None
+    input_columns: tuple[str, ...] | None = None
+    """The required input columns of the model's MLflow signature, when it has one."""
 
     @property
     def task(self) -> Task:
@@ -87,6 +95,12 @@ class SklearnScorer:
         if classes is None:
             return Task.REGRESSION
         return Task.BINARY if len(classes) <= 2 else Task.MULTICLASS
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The feature names the estimator was fitted with, else the signature's columns."""
+        names = getattr(self.estimator, "feature_names_in_", None)
+        return self.input_columns if names is None else tuple(str(n) for n in names)
 
     @property
     def classes(self) -> tuple[Hashable, ...] | None:
@@ -114,7 +128,8 @@ class SklearnScorer:
                     f"the data lacks columns the model {self.uri} needs: {missing}",
                     hint=f"the data has {list(features.columns)}",
                 )
-            return features[list(names)]
+            wanted = list(names)
+            return features if list(features.columns) == wanted else features[wanted]
         expected = getattr(self.estimator, "n_features_in_", features.shape[1])
         if expected != features.shape[1]:
             raise UserInputError(
@@ -139,11 +154,18 @@ class PyfuncScorer:
     model: Any
     uri: str
     run_id: str | None = None
+    input_columns: tuple[str, ...] | None = None
+    """The required input columns of the model's MLflow signature, when it has one."""
 
     @property
     def task(self) -> None:
         """Pyfunc models do not say: the first chunk's output decides."""
         return None
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The signature's input columns."""
+        return self.input_columns
 
     def score(self, features: pd.DataFrame) -> Predictions:
         output = self.model.predict(features)
@@ -194,8 +216,30 @@ def _local_copy(resolved: ResolvedUri, uri: str, download_dir: Path) -> Path:
     return folder
 
 
+@contextmanager
+def cyclic_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (as it was before, afterwards).
+
+    Importing MLflow, scikit-learn and skops, and deserialising a model, make
+    hundreds of thousands of objects that live on; the collector would scan
+    the growing heap over and over, about a sixth of the import time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_scorer(uri: str, *, tracking_uri: str | None, download_dir: Path) -> Scorer:
     """Resolve, download and load one model (scikit-learn natively, else pyfunc)."""
+    with cyclic_collection_paused():
+        return _load_scorer(uri, tracking_uri=tracking_uri, download_dir=download_dir)
+
+
+def _load_scorer(uri: str, *, tracking_uri: str | None, download_dir: Path) -> Scorer:
     import mlflow.pyfunc  # noqa: PLC0415
     import mlflow.sklearn  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
@@ -205,11 +249,19 @@ def load_scorer(uri: str, *, tracking_uri: str | None, download_dir: Path) -> Sc
     folder = _local_copy(resolved, uri, download_dir)
     description = Model.load(str(folder / "MLmodel"))
     run_id = resolved.run_id or description.run_id
+    inputs = None if description.signature is None else description.signature.inputs
+    columns = (
+        tuple(str(n) for n in inputs.required_input_names())
+        if inputs is not None and inputs.has_input_names()
+        else None
+    )
     try:
         if "sklearn" in description.flavors:
-            return SklearnScorer(mlflow.sklearn.load_model(str(folder)), uri=uri, run_id=run_id)
+            estimator = mlflow.sklearn.load_model(str(folder))
+            return SklearnScorer(estimator, uri=uri, run_id=run_id, input_columns=columns)
         if "python_function" in description.flavors:
-            return PyfuncScorer(mlflow.pyfunc.load_model(str(folder)), uri=uri, run_id=run_id)
+            model = mlflow.pyfunc.load_model(str(folder))
+            return PyfuncScorer(model, uri=uri, run_id=run_id, input_columns=columns)
     except TypeError as error:
         if type(error).__name__ != "UntrustedTypesFoundException":
             raise

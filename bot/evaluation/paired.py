@@ -43,7 +43,9 @@ class Moments:
             return
         chunk_mean = columns.mean(axis=0)
         centred = columns - chunk_mean
-        chunk_comoment = centred.T @ centred
+        # einsum rather than `centred.T @ centred`: a BLAS call this long wakes every BLAS
+        # thread, which then spin while the models predict the next chunk on the same cores.
+        chunk_comoment = np.einsum("ij,ik->jk", centred, centred)
         total = self.n + n_chunk
         shift = chunk_mean - self.mean
         self.mean = self.mean + shift * (n_chunk / total)

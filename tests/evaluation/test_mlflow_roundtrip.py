@@ -14,11 +14,13 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from bot.domain.comparison import Task
 from bot.errors import UserInputError
 from bot.evaluation import evaluate_models
+from bot.evaluation.checks import BadData
 from tests.evaluation.conftest import (
     FEATURES,
     MLFLOW_WARNING_MESSAGES,
@@ -131,14 +133,14 @@ class ProbabilityModel:
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:  # noqa: ARG002 - the signature MLflow calls
         return pd.DataFrame(self.estimator.predict_proba(model_input[FEATURES]), columns=[0, 1])
 
 
 class LabelModel(ProbabilityModel):
     """A pyfunc model that only answers the class."""
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:  # noqa: ARG002 - the signature MLflow calls
         return pd.DataFrame({"label": self.estimator.predict(model_input[FEATURES])})
 
 
@@ -165,4 +167,27 @@ def test_pyfunc_probabilities_are_scores_and_labels_alone_are_noted(
     assert without.metrics["f1"] == native.metrics["f1"]
     assert without.notes == (
         "roc_auc and log_loss left out: the challenger gives no probabilities.",
+    )
+
+
+def test_a_column_the_signature_requires_is_named_before_scoring(
+    tmp_path: Path, eval_csv: Path, trained: TrainedModels
+) -> None:
+    """The MLmodel signature says what a pyfunc model reads: data without it is one line."""
+    folder = tmp_path / "signed"
+    wrapper = type("Signed", (ProbabilityModel, PythonModel), {})(trained.challenger)
+    frame = pd.read_csv(eval_csv)
+    mlflow.pyfunc.save_model(
+        str(folder),
+        python_model=wrapper,
+        signature=infer_signature(frame[FEATURES]),
+        input_example=frame[FEATURES].head(2),
+        pip_requirements=["scikit-learn"],
+    )
+    data = tmp_path / "eval.csv"
+    frame.drop(columns=["x4"]).to_csv(data, index=False)
+    with pytest.raises(BadData) as caught:
+        evaluate_models(None, str(folder), data, "label", data_name="eval.csv")
+    assert caught.value.message.startswith(
+        f'eval.csv: no column "x4", which the challenger ({folder}) reads; the columns are'
     )
