@@ -29,14 +29,3 @@ def file_at(bare: Path, ref: str, path: str) -> str:
 def head_of(bare: Path, branch: str) -> str:
     """The commit at the tip of `branch`."""
     return git("rev-parse", f"refs/heads/{branch}", git_dir=bare).strip()
-
-
-def push_commit(bare: Path, work: Path, branch: str, path: str, text: str, *, who: str) -> str:
-    """A person's commit on `branch`, made in a clone and pushed like anyone would."""
-    git("clone", "--quiet", "--branch", branch, str(bare), str(work))
-    (work / path).write_text(text)
-    git("add", path, cwd=work)
-    email = f"{who}@example.com"
-    git("-c", f"user.name={who}", "-c", f"user.email={email}", "commit", "-qm", "tweak", cwd=work)
-    git("push", "--quiet", "origin", branch, cwd=work)
-    return git("rev-parse", "HEAD", cwd=work).strip()

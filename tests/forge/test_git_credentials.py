@@ -1,10 +1,10 @@
-"""CD fetches a private repository over HTTPS with the installation token: current when
-asked for, handed to git by a credential helper, never on the command line or on disk."""
+"""CD fetches a private repository over HTTPS with the forge's token (which one, and its
+renewal, is in the contract): git gets it from a credential helper, never from the command
+line or a file."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,11 +12,7 @@ from pydantic import SecretStr
 
 from bot.forge.base import GitCredentials
 from bot.forge.gitauth import git_auth
-from bot.forge.github import GitHubForge
-from bot.forge.settings import GitHubSettings
-from tests.forge.support import app_settings, token_settings
-from tests.support.contract import RestContract, WebhookContract
-from tests.support.github_sandbox import GitHubSandbox, make_checks, start_github_sandbox
+from tests.support.github_sandbox import GitHubSandbox
 
 SECRET = "ghs_not_a_real_token_0123456789"
 
@@ -28,30 +24,6 @@ def can_read_repository(sandbox: GitHubSandbox, credentials: GitCredentials) -> 
         headers={"Authorization": f"token {token}"},
     )
     return answer.status_code == 200
-
-
-def test_app_credentials_are_a_current_installation_token(
-    tmp_path: Path, rest_contract: RestContract, webhook_contract: WebhookContract
-) -> None:
-    """Tokens last an hour (20 seconds here); each fetch gets one that is still valid."""
-    checks = make_checks(rest_contract, webhook_contract)
-    with start_github_sandbox(tmp_path, checks, app_token_ttl=20) as sandbox:
-        with GitHubForge(app_settings(sandbox)) as forge:
-            first = forge.fetch_credentials()
-            second = forge.fetch_credentials()
-        assert first.username == "x-access-token"
-        assert first.password != second.password
-        assert can_read_repository(sandbox, second)
-        assert first.password.get_secret_value() not in repr(first)
-
-
-def test_token_credentials_are_the_token(
-    github_sandbox: GitHubSandbox, make_forge: Callable[[GitHubSettings], GitHubForge]
-) -> None:
-    forge = make_forge(token_settings(github_sandbox, login="bob"))
-    credentials = forge.fetch_credentials()
-    assert credentials.password.get_secret_value() == github_sandbox.tokens["bob"]
-    assert can_read_repository(github_sandbox, credentials)
 
 
 def test_git_gets_the_token_from_the_helper_only(tmp_path: Path) -> None:

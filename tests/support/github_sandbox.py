@@ -34,7 +34,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
-from promobot_sandbox.github import Checks, SandboxServer, prepare
+from promobot_sandbox.github import Checks, Sandbox, SandboxServer, prepare
+from promobot_sandbox.github.githooks import install_hooks
+from promobot_sandbox.github.seed import apply_seed, load_seed
+from promobot_sandbox.github.server import write_endpoint
 
 from tests.support.contract import (
     REST_DESCRIPTION,
@@ -69,7 +72,8 @@ APP_PERMISSIONS = {
     "metadata": "read",
     "members": "read",
 }
-MERGEABILITY_SECONDS = 0.2
+# One poll of the adapter (it waits 0.1 s, then longer) sees the job done.
+MERGEABILITY_SECONDS = 0.1
 DEFAULT_CONTENT = {
     "README.md": "# models\n\nA GitOps model repository.\n",
     "model-manifests/production/churn-classifier.yaml": (
@@ -357,6 +361,90 @@ def make_checks(rest: RestContract, webhooks: WebhookContract) -> Checks:
     return Checks(response=rest.check, payload=webhooks.check)
 
 
+_stopping: dict[Path, threading.Thread] = {}
+
+
+def stop_in_background(server: SandboxServer, data_dir: Path) -> None:
+    """Stop a sandbox without waiting: uvicorn notices only at its next 0.1 s tick and then
+    shuts down, about 0.2 s no test needs to wait for. A sandbox started again on the same
+    data folder waits for it (`wait_stopped`), and so does the end of the session."""
+    thread = threading.Thread(target=server.stop, name="sandbox-github-stop", daemon=True)
+    thread.start()
+    _stopping[data_dir.resolve()] = thread
+
+
+def wait_stopped(data_dir: Path | None = None) -> None:
+    """Wait until the sandbox on `data_dir` (every sandbox, when None) has stopped."""
+    folders = list(_stopping) if data_dir is None else [data_dir.resolve()]
+    for folder in folders:
+        thread = _stopping.pop(folder, None)
+        if thread is not None:
+            thread.join(timeout=30)
+
+
+class ServerPool:
+    """Sandbox servers kept listening between tests, each test with a sandbox of its own.
+
+    Building the FastAPI app and stopping uvicorn cost about 0.4 s a sandbox, most of a
+    short test. A test's sandbox state is all in its `Sandbox` (store, git repositories,
+    faults, request log, rate limits, webhook dispatcher; `app.state.sandbox` is what every
+    handler reads), so a server done with one test serves the next test's new `Sandbox`,
+    made and seeded as `prepare` makes it. A server whose test injected faults is stopped
+    instead: an answer it still holds back must not reach the next test.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[SandboxServer] = []
+        self._lock = threading.Lock()
+
+    def start(self, data_dir: Path, seed_file: Path, checks: Checks) -> SandboxServer:
+        """A server for a new sandbox over `data_dir`, seeded from `seed_file`."""
+        with self._lock:
+            server = self._idle.pop() if self._idle else None
+        if server is None:
+            server = SandboxServer(prepare(data_dir, seed_file, checks)).start()
+            # The pool closes each test's sandbox when the test is done, not at shutdown.
+            server.app.router.on_shutdown.remove(server.sandbox.close)
+            return server
+        sandbox = Sandbox(data_dir, checks)
+        apply_seed(sandbox, load_seed(seed_file), seed_file.resolve().parent)
+        for repo in sandbox.store.find("repo"):
+            path = sandbox.repo_path(repo["full_name"])
+            if path.exists():
+                install_hooks(sandbox, path)
+        server.app.state.sandbox = server.sandbox = sandbox
+        write_endpoint(data_dir, server.url)
+        return server
+
+    def release(self, server: SandboxServer) -> None:
+        """The test is done with its sandbox: close it and keep the server for the next."""
+        reusable = not server.sandbox.faults
+        server.sandbox.close()
+        if reusable:
+            with self._lock:
+                self._idle.append(server)
+        else:
+            stop_in_background(server, server.sandbox.data_dir)
+
+    def close(self) -> None:
+        """Stop every idle server."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for server in idle:
+            server.stop()
+
+
+SERVERS = ServerPool()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandboxes_stopped() -> Iterator[None]:
+    """Every sandbox server stopped before the session ends."""
+    yield
+    SERVERS.close()
+    wait_stopped()
+
+
 @contextmanager
 def start_github_sandbox(
     tmp_path: Path,
@@ -379,7 +467,8 @@ def start_github_sandbox(
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(seed_data))
     data_dir = data_dir or tmp_path / "github-data"
-    server = SandboxServer(prepare(data_dir, seed_file, checks)).start()
+    wait_stopped(data_dir)
+    server = SERVERS.start(data_dir, seed_file, checks)
     tokens = {u["login"]: u["token"] for u in seed_data.get("users", []) if u.get("token")}
     sandbox = GitHubSandbox(server, data_dir, receiver, checks, tokens)
     try:
@@ -387,7 +476,7 @@ def start_github_sandbox(
         sandbox.server.sandbox.dispatcher.wait_idle(15)
     finally:
         sandbox.close_clients()
-        server.stop()
+        SERVERS.release(server)
         receiver.close()
     assert not checks.problems, "sandbox answers that break GitHub's descriptions:\n" + "\n".join(
         checks.problems[:50]

@@ -1,5 +1,10 @@
-"""A sandbox GitHub holding the repository's policies and a v1 manifest, a real MLflow
-registry with v1..v3, and the workflows' environment wired to both over HTTP."""
+"""A GitHub repository holding the policies and a v1 manifest, a real MLflow registry with
+v1..v3, and the workflows' services wired to both.
+
+The forge is the in-memory one unless a test asks for the sandbox GitHub (HTTP, PyGithub):
+`@pytest.mark.parametrize("world", FORGE_KINDS, indirect=True)` runs a test on both,
+`["sandbox"]` on the sandbox alone. People act through `world.people` either way.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.manifest import Deployment, ModelManifest, Source
+from bot.forge.base import Forge
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
 from bot.formats.writing import dump_manifest
@@ -17,6 +23,7 @@ from bot.recipe import Recipe
 from bot.registry.mlflow import MlflowRegistry
 from bot.workflows.services import Services
 from tests.conftest import PROJECT_ROOT
+from tests.support.forge_sites import ForgeKind, MemoryPeople, People, SandboxPeople
 from tests.support.github_sandbox import (
     APP_ID,
     INSTALLATION_ID,
@@ -26,6 +33,8 @@ from tests.support.github_sandbox import (
     make_checks,
     start_github_sandbox,
 )
+from tests.support.memory_forge import MemoryForge
+from tests.support.memory_github import MemoryGitHub
 from tests.support.mlflow_models import MODEL, TrainedRegistry
 
 BOT_LOGIN = "promobot[bot]"
@@ -61,17 +70,35 @@ def champion_manifest(registry: TrainedRegistry) -> str:
 
 @dataclass
 class World:
-    """Everything a workflow test touches."""
+    """Everything a workflow test touches: `sandbox` is None on the in-memory forge."""
 
-    sandbox: GitHubSandbox
+    sandbox: GitHubSandbox | None
     registry: TrainedRegistry
     services: Services
-    forge: GitHubForge
+    forge: Forge
+    people: People
+    kind: ForgeKind = "sandbox"
+
+
+def make_services(tmp_path: Path, forge: Forge, registry: TrainedRegistry, data: bool) -> Services:
+    data_root = tmp_path / "data"
+    if data:
+        data_root.mkdir()
+        (data_root / "churn-eval.parquet").write_bytes(registry.eval_path.read_bytes())
+    return Services(
+        forge=forge,
+        registry=MlflowRegistry(registry.tracking_uri),
+        data_root=data_root,
+        templates_root=None,
+        tracking_uri=registry.tracking_uri,
+        repository=REPO_NAME,
+    )
 
 
 def make_world(
     tmp_path: Path, sandbox: GitHubSandbox, registry: TrainedRegistry, data: bool
 ) -> World:
+    """The workflows on the sandbox GitHub, through the App's `GitHubForge` (close it)."""
     settings = GitHubSettings(
         base_url=sandbox.base_url,
         repository=REPO_NAME,
@@ -82,19 +109,18 @@ def make_world(
         seconds_between_writes=0,
     )
     forge = GitHubForge(settings)
-    data_root = tmp_path / "data"
-    if data:
-        data_root.mkdir()
-        (data_root / "churn-eval.parquet").write_bytes(registry.eval_path.read_bytes())
-    services = Services(
-        forge=forge,
-        registry=MlflowRegistry(registry.tracking_uri),
-        data_root=data_root,
-        templates_root=None,
-        tracking_uri=registry.tracking_uri,
-        repository=REPO_NAME,
-    )
-    return World(sandbox, registry, services, forge)
+    services = make_services(tmp_path, forge, registry, data)
+    return World(sandbox, registry, services, forge, SandboxPeople(sandbox))
+
+
+def memory_world(
+    tmp_path: Path, content: dict[str, str], registry: TrainedRegistry, data: bool
+) -> World:
+    """The workflows on the in-memory forge, the App's view of a repository of `content`."""
+    github = MemoryGitHub(content=content)
+    forge = MemoryForge(github)
+    services = make_services(tmp_path, forge, registry, data)
+    return World(None, registry, services, forge, MemoryPeople(github), kind="memory")
 
 
 def repository_content(registry: TrainedRegistry, automerge: bool = True) -> dict[str, str]:
@@ -108,13 +134,20 @@ def repository_content(registry: TrainedRegistry, automerge: bool = True) -> dic
 
 @pytest.fixture
 def world(
-    tmp_path: Path, trained_registry: TrainedRegistry, rest_contract, webhook_contract
-) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    """Sandbox + registry + workflows, with paired evaluation data available to the bot."""
+    request: pytest.FixtureRequest, tmp_path: Path, trained_registry: TrainedRegistry
+) -> Iterator[World]:
+    """Repository + registry + workflows, with paired evaluation data available to the bot;
+    on the in-memory forge unless parametrised (indirectly) with "sandbox"."""
+    kind: ForgeKind = getattr(request, "param", "memory")
     content = repository_content(trained_registry)
-    with start_github_sandbox(
-        tmp_path, make_checks(rest_contract, webhook_contract), content=content
-    ) as sandbox:
+    if kind == "memory":
+        yield memory_world(tmp_path, content, trained_registry, data=True)
+        return
+    checks = make_checks(
+        request.getfixturevalue("rest_contract"), request.getfixturevalue("webhook_contract")
+    )
+    with start_github_sandbox(tmp_path, checks, content=content) as sandbox:
         world = make_world(tmp_path, sandbox, trained_registry, data=True)
         yield world
+        assert isinstance(world.forge, GitHubForge)
         world.forge.close()

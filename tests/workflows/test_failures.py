@@ -47,7 +47,7 @@ def test_a_name_git_refuses_is_a_decision_recorded_once(
     """MLflow accepts such names; the bot refuses them before any work, and only once."""
     store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
     workflows = _workflows(world, store)
-    world.sandbox.clear_requests()
+    world.people.clear_requests()
 
     workflows.handle(_version_event(model, version))
     workflows.handle(_version_event(model, version))
@@ -55,7 +55,7 @@ def test_a_name_git_refuses_is_a_decision_recorded_once(
     decision = store.decisions.get("mlflow", model, version, ENV)
     assert decision is not None and decision.outcome == REFUSED
     assert repr(model if model != MODEL else version) in decision.detail
-    asked = [r["path"] for r in world.sandbox.requests() if "/repos/" in r["path"]]
+    asked = world.people.repository_requests()
     assert asked == [], "a refused name must not reach the repository"
     store.close()
 
@@ -69,9 +69,9 @@ def test_a_broken_policy_on_main_refuses_the_version_once_and_says_so_on_the_pul
     better = world.registry.version(Recipe.BETTER).version
     opened = propose(world.services, store.decisions, MODEL, better, ENV, NOW).pull_request
     assert opened is not None
-    repo = world.sandbox.github("alice").get_repo(REPO_NAME)
-    policy = repo.get_contents("policies/churn-team.yaml")
-    repo.update_file(policy.path, "Break the policy", "compare: [", policy.sha)
+    world.people.commit_file(
+        "alice", "main", "policies/churn-team.yaml", "compare: [", "Break the policy"
+    )
     worse = world.registry.version(Recipe.WORSE).version
     workflows = _workflows(world, store)
 
@@ -88,6 +88,7 @@ def test_a_broken_policy_on_main_refuses_the_version_once_and_says_so_on_the_pul
     store.close()
 
 
+@pytest.mark.parametrize("world", ["sandbox"], indirect=True)
 def test_an_unexpected_failure_is_retried_then_told_on_the_pull_request(
     world: World, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ def test_an_unexpected_failure_is_retried_then_told_on_the_pull_request(
     store = SqlEventStore(f"sqlite:///{tmp_path / 'store.db'}")
     settings = ServiceSettings(state_dir=tmp_path, max_attempts=2, retry_base_seconds=0.01)
     # A forge that does not retry by itself, so each attempt fails at once.
+    assert isinstance(world.forge, GitHubForge) and world.sandbox is not None
     forge = GitHubForge(world.forge._settings.model_copy(update={"retry_total": 0}))
     workflows = Workflows(
         services=dataclasses.replace(world.services, forge=forge), decisions=store.decisions

@@ -1,9 +1,12 @@
-"""Propose, gate and merge against the sandbox GitHub (HTTP, PyGithub) and a real MLflow."""
+"""Propose, gate and merge against a real MLflow, on the in-memory forge; the heart of the
+product runs on the sandbox GitHub (HTTP, PyGithub) too."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+
+import pytest
 
 from bot.domain.layout import promotion_branch
 from bot.recipe import Recipe
@@ -11,7 +14,7 @@ from bot.store.sql import SqlEventStore
 from bot.workflows.commands import handle_comment
 from bot.workflows.gate import STATUS_MARKER, gate
 from bot.workflows.propose import ProposeOutcome, propose
-from tests.support.github_sandbox import REPO_NAME
+from tests.support.forge_sites import FORGE_KINDS
 from tests.support.mlflow_models import MODEL
 from tests.workflows.conftest import World
 
@@ -24,19 +27,14 @@ def _version(world: World, recipe: Recipe) -> str:
 
 
 def _approve(world: World, login: str, number: int) -> None:
-    pull = world.sandbox.github(login).get_repo(REPO_NAME).get_pull(number)
-    pull.create_review(
-        commit=pull.head.repo.get_commit(pull.head.sha), event="APPROVE", body="lgtm"
-    )
+    world.people.review(login, number, "APPROVE", "lgtm")
 
 
 def _touch_manifest(world: World, branch: str, comment: str) -> None:
     """A person's commit on the promotion branch: a comment added to the manifest."""
-    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
     path = f"model-manifests/{ENV}/{MODEL}.yaml"
-    current = repo.get_contents(path, ref=branch)
-    text = current.decoded_content.decode() + comment  # type: ignore[union-attr]
-    repo.update_file(path, "touch", text, current.sha, branch=branch)  # type: ignore[union-attr]
+    text = (world.people.file_at(branch, path) or "") + comment
+    world.people.commit_file("bob", branch, path, text, "touch")
 
 
 def test_a_promotion_that_changes_another_file_fails_its_check(world: World) -> None:
@@ -46,9 +44,7 @@ def test_a_promotion_that_changes_another_file_fails_its_check(world: World) -> 
 
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
-    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
-    readme = repo.get_contents("README.md", ref=pr.head_ref)
-    repo.update_file("README.md", "note", "# models\n\nnote\n", readme.sha, branch=pr.head_ref)  # type: ignore[union-attr]
+    world.people.commit_file("bob", pr.head_ref, "README.md", "# models\n\nnote\n", "note")
     report = recheck(world.services, world.forge.get_pull_request(pr.number))
     assert not report.passed
     assert "also changes README.md" in report.failures[0]
@@ -60,6 +56,7 @@ def _main_manifest(world: World) -> str:
     return world.forge.read_file(f"model-manifests/{ENV}/{MODEL}.yaml") or ""
 
 
+@pytest.mark.parametrize("world", FORGE_KINDS, indirect=True)
 def test_better_version_opens_one_pull_request_with_report_and_passing_status(
     world: World, tmp_path: Path
 ) -> None:
@@ -84,6 +81,7 @@ def test_better_version_opens_one_pull_request_with_report_and_passing_status(
     assert len(world.forge.list_promotion_pull_requests()) == 1
 
 
+@pytest.mark.parametrize("world", FORGE_KINDS, indirect=True)
 def test_team_approval_on_head_leads_to_a_squash_merge(world: World) -> None:
     """Approval by a member of the policy's team makes the bot merge, one commit on main."""
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
@@ -95,8 +93,7 @@ def test_team_approval_on_head_leads_to_a_squash_merge(world: World) -> None:
     _approve(world, "carol", pr.number)
     merged = gate(world.services, pr.number, NOW)
     assert merged.merged_sha is not None, merged.detail
-    main = world.sandbox.github("alice").get_repo(REPO_NAME).get_commit(merged.merged_sha)
-    assert [p.sha for p in main.parents] == [before]
+    assert world.people.parents_of(merged.merged_sha) == [before]
     assert f"version: '{_version(world, Recipe.BETTER)}'" in _main_manifest(world)
 
 
@@ -110,6 +107,7 @@ def test_approval_outside_the_team_does_not_count(world: World) -> None:
     assert result.readiness is not None and not result.readiness.ready
 
 
+@pytest.mark.parametrize("world", FORGE_KINDS, indirect=True)
 def test_push_after_approval_blocks_merge_until_reapproved(world: World) -> None:
     """An approval counts for the head it was given on; a later push is never merged unseen."""
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
@@ -143,10 +141,11 @@ def test_worse_version_follows_on_rejected_draft(world: World) -> None:
 def test_on_rejected_comment_reports_once_on_the_open_pull_request(world: World) -> None:
     """With `on_rejected: comment`, a worse version opens nothing; its report goes to the
     open promotion pull request, once however often it is proposed."""
-    repo = world.sandbox.github("bob").get_repo(REPO_NAME)
-    policy = repo.get_contents("policies/churn-team.yaml")
-    text = policy.decoded_content.decode().replace("on_rejected: draft", "on_rejected: comment")  # type: ignore[union-attr]
-    repo.update_file("policies/churn-team.yaml", "Report rejections", text, policy.sha)  # type: ignore[union-attr]
+    path = "policies/churn-team.yaml"
+    text = (world.people.file_at("main", path) or "").replace(
+        "on_rejected: draft", "on_rejected: comment"
+    )
+    world.people.commit_file("bob", "main", path, text, "Report rejections")
     pr = propose(world.services, None, MODEL, _version(world, Recipe.BETTER), ENV, NOW).pull_request
     assert pr is not None
     worse = _version(world, Recipe.WORSE)
