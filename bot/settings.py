@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from bot.azure.settings import AzureDevOpsSettings, AzureSettings
+from bot.board.settings import BoardSettings
 from bot.errors import UserInputError
 from bot.forge.settings import GitHubSettings
 from bot.server.settings import ServiceSettings
@@ -48,6 +49,10 @@ VARIABLES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("service", "max_attempts"): ("PROMOBOT_MAX_ATTEMPTS",),
     ("service", "tick_seconds"): ("PROMOBOT_TICK_SECONDS",),
     ("service", "loop_limit"): ("PROMOBOT_LOOP_LIMIT",),
+    ("board", "enabled"): ("PROMOBOT_BOARD_ENABLED",),
+    ("board", "token"): ("PROMOBOT_BOARD_TOKEN",),
+    ("board", "cache_seconds"): ("PROMOBOT_BOARD_CACHE_SECONDS",),
+    ("board", "git_url"): ("PROMOBOT_BOARD_GIT_URL",),
     ("azure", "subscription_id"): ("PROMOBOT_AZURE_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
     ("azure", "resource_group"): ("PROMOBOT_AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP"),
     ("azure", "workspace"): ("PROMOBOT_AZURE_WORKSPACE", "AZUREML_WORKSPACE_NAME"),
@@ -125,6 +130,9 @@ class Settings(BaseSettings):
     )
     service: ServiceSettings = Field(
         default_factory=ServiceSettings, description="The webhook service and its event store."
+    )
+    board: BoardSettings = Field(
+        default_factory=BoardSettings, description="The promotion board of `promobot serve`."
     )
     azure: AzureSettings | None = Field(
         default=None, description="The Azure ML workspace (registry and `azureml` target)."

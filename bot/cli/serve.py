@@ -13,7 +13,7 @@ import re
 import socket
 import sys
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -22,7 +22,10 @@ from bot.errors import PromobotError
 from bot.server.app import create_app, open_event_store
 from bot.server.handlers import DEFAULT_HANDLER_FACTORY, ServiceContext, load_handler_factory
 from bot.server.metrics import ServiceMetrics
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.board.wiring import ServedBoard
 
 
 def serve(
@@ -57,12 +60,14 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     metrics = ServiceMetrics()
+    board: ServedBoard | None = None
     try:
         try:
             built = factory(ServiceContext(settings=settings, store=store, metrics=metrics))
         except PromobotError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
+        board = _board(settings)
         readiness = None
         if settings.github is not None:
             from bot.doctor import Readiness  # noqa: PLC0415 - PyGithub only when used
@@ -70,18 +75,47 @@ def serve(
             readiness = Readiness(settings.github).problems
             # The doctor's findings are logged at start, without delaying the first delivery.
             threading.Thread(target=readiness, name="promobot-doctor", daemon=True).start()
-        app = create_app(settings.service, built, store=store, metrics=metrics, readiness=readiness)
+        app = create_app(
+            settings.service,
+            built,
+            store=store,
+            metrics=metrics,
+            readiness=readiness,
+            board=None if board is None else board.router,
+        )
         listener = _listen(host, port)
         bound = listener.getsockname()[1]
         # One parseable line, so scripts and tests that pass --port 0 learn the port.
         print(f"promobot serve: listening on http://{host}:{bound}", flush=True)
+        if board is not None:
+            print(f"promobot serve: the promotion board is at http://{host}:{bound}/", flush=True)
         config = uvicorn.Config(app, log_level=log_level.lower(), access_log=access_log)
         # Everything allocated so far lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise pause deliveries for ~50 ms.
         gc.freeze()
         uvicorn.Server(config).run(sockets=[listener])
     finally:
+        if board is not None:
+            board.close()
         store.close()
+
+
+def _board(settings: Settings) -> ServedBoard | None:
+    """The promotion board, unless PROMOBOT_BOARD_ENABLED is false; a board without a token
+    is logged as open to anyone who reaches the port."""
+    from bot.board.wiring import serve_board  # noqa: PLC0415 - only when serving
+
+    try:
+        board = serve_board(settings)
+    except PromobotError as error:
+        typer.echo(f"error: the promotion board: {error}", err=True)
+        raise typer.Exit(2) from None
+    if board is not None and board.is_open:
+        logging.getLogger(__name__).warning(
+            "the promotion board at / is open to anyone who reaches this port: set "
+            "PROMOBOT_BOARD_TOKEN, serve it behind your proxy, or PROMOBOT_BOARD_ENABLED=false"
+        )
+    return board
 
 
 class QuerySecretMask(logging.Filter):

@@ -46,6 +46,7 @@ def run_loop(world: World, narrator: Narrator) -> None:
         add_staging(scenario, v1)
         through_staging(scenario)
     scenario.close()
+    narrator.say(f"promotion board: {world.url('bot')}/")
     narrator.say(f"pull requests: {world.url('github')}/{REPO}/pulls")
     narrator.say(f"scoring endpoint: {world.url('serving')}/v1/models/{MODEL}")
     narrator.say(f"reports and logs: {workdir}")

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.curves import Curves
+
 
 class Task(enum.StrEnum):
     """What kind of prediction the two models make."""
@@ -98,6 +100,11 @@ class Comparison(_Frozen):
         default=(), description="Things the reader should know, e.g. metrics left out."
     )
     provenance: Provenance = Field(description="Inputs and code version behind the numbers.")
+    curves: Curves | None = Field(
+        default=None,
+        description="Both models' ROC and calibration curves, per-class scores or residuals, "
+        "when the evaluation scored rows.",
+    )
 
     @property
     def is_first_deployment(self) -> bool:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.comparison import METRIC_DIRECTIONS, Comparison, Direction
 from bot.domain.verdict import Verdict
+from bot.report.mermaid import curve_charts
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ def _values(comparison: Comparison, verdict: Verdict | None, ctx: ReportContext)
         "comparison": comparison,
         "verdict": verdict,
         "chart": _chart(comparison),
+        "curve_charts": curve_charts(
+            comparison.curves, ctx.champion_version, ctx.challenger_version
+        ),
         "methods": sorted({m.method for m in comparison.metrics.values() if m.method}),
     }
 

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -71,11 +71,13 @@ def create_app(
     store: SqlEventStore | None = None,
     metrics: ServiceMetrics | None = None,
     readiness: Callable[[], list[str]] | None = None,
+    board: APIRouter | None = None,
 ) -> FastAPI:
     """The service app; its workers run `handler` on every stored event.
 
     `readiness` lists what keeps the service from working (the doctor's errors: a
     missing App permission, two repositories claiming a model); `/readyz` reports them.
+    `board` is the promotion board's routes (`bot.board.routes`), served at `/`.
     """
     owns_store = store is None
     store = store if store is not None else open_event_store(settings)
@@ -105,6 +107,8 @@ def create_app(
     app.state.service = service
     _add_webhook_routes(app, service)
     _add_health_routes(app, service, readiness)
+    if board is not None:
+        app.include_router(board)
     return app
 
 

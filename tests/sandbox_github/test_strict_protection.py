@@ -261,3 +261,37 @@ def test_protection_does_not_hold_back_unprotected_branches(github_sandbox: GitH
     repo = github_sandbox.github("bob").get_repo(github_sandbox.repo_name)
     assert not repo.get_branch("main").protected
     assert open_pull(repo).merge(merge_method="merge").merged
+
+
+def test_each_pull_request_head_is_published_and_cannot_be_pushed(
+    github_sandbox: GitHubSandbox, tmp_path: Path
+) -> None:
+    """`refs/pull/N/head` follows the pull request's head; a `git push` to it is refused."""
+    repo = github_sandbox.github("bob").get_repo(github_sandbox.repo_name)
+    pr = open_pull(repo)
+    bare = str(github_sandbox.bare_path())
+
+    def published() -> str:
+        listed = subprocess.run(
+            ["git", "ls-remote", bare, f"refs/pull/{pr.number}/head"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return listed.stdout.split("\t")[0]
+
+    assert published() == pr.head.sha
+    moved = commit_on_branch(repo, pr.head.ref, {"y.md": "y\n"})
+    assert published() == moved
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", bare, str(clone)], check=True)
+    pushed = subprocess.run(
+        ["git", "push", "origin", f"HEAD:refs/pull/{pr.number}/head"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pushed.returncode != 0
+    assert "deny updating a hidden ref" in pushed.stderr
+    assert published() == moved

@@ -4,6 +4,7 @@ reported afterwards so the sandbox sends the webhooks (post-receive)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,7 +70,17 @@ sys.exit(1 if answer.get("refusals") else 0)
 
 
 def install_hooks(sandbox: Sandbox, path: Path) -> None:
-    """Write both hooks into the bare repository at `path`."""
+    """Write both hooks into the bare repository at `path`.
+
+    A push to `refs/pull/...` is refused as GitHub refuses it ("deny updating a hidden
+    ref"): those refs are GitHub's own record of each pull request's head.
+    https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/checking-out-pull-requests-locally
+    """
+    subprocess.run(
+        ["git", "-C", str(path), "config", "receive.hideRefs", "refs/pull/"],
+        check=True,
+        capture_output=True,
+    )
     prelude = _PRELUDE.format(
         python=sys.executable,
         data_dir=str(sandbox.data_dir.resolve()),

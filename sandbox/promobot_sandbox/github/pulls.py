@@ -30,6 +30,14 @@ def scope_of(repo: Record) -> str:
     return str(repo["full_name"]).lower()
 
 
+def publish_head(git: GitRepo, pr: Record) -> None:
+    """`refs/pull/<number>/head` follows the head of an open pull request, and stays after it
+    closes, as GitHub publishes them for fetching:
+    https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/checking-out-pull-requests-locally
+    """
+    git.update_ref(f"refs/pull/{pr['number']}/head", pr["head_sha"])
+
+
 def head_sha(git: GitRepo, pr: Record) -> str:
     if pr["state"] == "open":
         return git.ref_sha(f"refs/heads/{pr['head_ref']}") or pr["head_sha"]
@@ -175,6 +183,7 @@ def on_ref_moved(
             previous = pr["head_sha"]
             pr.update(head_sha=after, updated_at=now(), last_pusher=sender)
             sb.store.update("pull", pr)
+            publish_head(sb.git(repo), pr)
             if dismisses_stale(repo, pr["base_ref"]):
                 _dismiss_approvals(sb, links, repo, pr, sender)
             emit_pull_event(

@@ -24,6 +24,7 @@ from promobot_sandbox.github.pulls import (
     emit_pull_event,
     envelope,
     head_sha,
+    publish_head,
     pull_view,
     render_pull,
     scope_of,
@@ -163,6 +164,7 @@ def create_pull(owner: str, repo: str, ctx: C, body: Body) -> Response:
     )
     record["open_issues"] = record.get("open_issues", 0) + 1
     ctx.sb.store.update("repo", record)
+    publish_head(git, pr)
     start_mergeability(ctx.sb, record, pr)
     emit_pull_event(ctx.sb, ctx.links, record, pr, action="opened", sender=ctx.who.login or "")
     return json_response(render_pull(ctx.sb, ctx.links, record, pr), 201)
@@ -252,6 +254,7 @@ def _state_change(ctx: Ctx, record: Record, pr: Record, state: Any) -> str | Non
             ],
         )
     pr.update(state="open", closed_at=None, head_sha=head_sha(git, {**pr, "state": "open"}))
+    publish_head(git, pr)
     record["open_issues"] = record.get("open_issues", 0) + 1
     ctx.sb.store.update("repo", record)
     return "reopened"
