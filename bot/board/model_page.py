@@ -17,7 +17,6 @@ from bot.board.records import refused_versions, rollback_reason
 from bot.board.views import (
     Evaluation,
     HistoryItem,
-    HistoryKind,
     ModelPage,
     OpenPromotion,
     Proposal,
@@ -169,7 +168,7 @@ def _history(sources: BoardSources, read: BoardRead, model: str) -> list[History
 
 def _item(sources: BoardSources, entry: HistoryEntry) -> HistoryItem:
     links = sources.links
-    kind = HistoryKind(entry.kind.value)
+    kind = entry.kind
     reason = rollback_reason(sources.mirror.message(entry.commit)) if entry.is_revert else None
     return HistoryItem(
         when=entry.committed_at.astimezone(dt.UTC),

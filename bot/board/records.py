@@ -10,16 +10,15 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TypeVar
 
-from pydantic import ValidationError
-
 from bot.board.links import Links
 from bot.board.mirror import GitMirror
-from bot.board.views import HistoryItem, HistoryKind
+from bot.board.views import HistoryItem
 from bot.domain.layout import promotion_of
-from bot.domain.record import DecisionRecord, record_path
+from bot.domain.record import DecisionRecord, parse_record, record_path
 from bot.domain.verdict import Outcome
 from bot.errors import UserInputError
 from bot.forge.markers import BRANCH_TRAILER, trailer
+from bot.workflows.history import HistoryKind
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -65,12 +64,7 @@ class RecordReader:
                 text = repo.read_text(sha, path)
             except UserInputError:
                 return None
-        if text is None:
-            return None
-        try:
-            return DecisionRecord.model_validate_json(text)
-        except ValidationError:
-            return None
+        return parse_record(text)
 
 
 def _bound(kept: OrderedDict[K, V]) -> None:

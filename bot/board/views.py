@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.domain.comparison import MetricComparison, Task
 from bot.domain.curves import Curves
 from bot.domain.stages import StageView
+from bot.workflows.history import HistoryKind
 
 
 class _View(BaseModel):
@@ -118,17 +119,6 @@ class OpenPromotion(_View):
     next_evaluation_at: dt.datetime | None = Field(description="When a time rule changes.")
     record_url: str | None = Field(description="The decision record on its head.")
     problem: str | None = Field(description="Why readiness could not be read, when it could not.")
-
-
-class HistoryKind(enum.StrEnum):
-    """What a history line is."""
-
-    DEPLOYMENT = "deployment"
-    PROMOTION = "promotion"
-    ROLLBACK = "rollback"
-    UPDATE = "update"
-    REMOVAL = "removal"
-    REJECTED = "rejected"
 
 
 class HistoryItem(_View):

@@ -17,6 +17,7 @@ from bot.demo.narration import Narrator
 from bot.demo.processes import wait_until
 from bot.demo.world import (
     REPO,
+    UNRELATED_REPO,
     USERS,
     World,
     clone,
@@ -125,6 +126,10 @@ def start_everything(scenario: Scenario) -> TrainedVersion:
     world.services.wait_ready()
     say(f"MLflow server {world.tracking_uri} (SQLite backend, sends webhooks)")
     say(f"sandbox GitHub {world.url('github')} (repository {REPO} with policies/ and v1)")
+    say(
+        f"the GitHub App promobot is installed on {REPO} and {UNRELATED_REPO}; its one webhook "
+        f"delivers both to the bot, and only {REPO} holds policies/"
+    )
     say(f"bot {world.url('bot')}, scoring server {world.url('serving')}")
     return v1
 

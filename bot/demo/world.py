@@ -16,15 +16,30 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.demo.processes import Service, Services, free_port, promobot_command
+from bot.forge.permissions import EVENTS
 
 ORG = "acme"
 REPO = "acme/models"
+UNRELATED_REPO = "acme/webapp"
+"""In the same organisation and installation, but no `policies/`: the bot leaves it alone."""
 TEAM = "churn-ds"
 APP_ID = 1001
 INSTALLATION_ID = 2002
 BOT_LOGIN = "promobot[bot]"
 USERS = {"alice": "alice-demo-token", "carol": "carol-demo-token"}
 """alice administers the organisation; carol is in the churn team and approves."""
+APP_PERMISSIONS = {
+    "metadata": "read",
+    "contents": "write",
+    "pull_requests": "write",
+    "issues": "write",
+    "checks": "write",
+    "statuses": "write",
+    "deployments": "write",
+    "members": "read",
+}
+"""The installation's permissions: exactly the README's table ("Install as a GitHub App"),
+in GitHub's names; `members` is the organization permission Members, to read teams."""
 
 
 @dataclass
@@ -136,8 +151,9 @@ def write_app_key(world: World) -> None:
     world.key_path.write_bytes(pem)
 
 
-def seed(world: World, content: Path) -> dict[str, Any]:
-    """The sandbox's users, team, repository (with the bot's webhook) and App."""
+def seed(world: World, content: Path, unrelated: Path) -> dict[str, Any]:
+    """The sandbox's users, team, two repositories and the App installed on the organisation,
+    whose one webhook delivers every installed repository's events to the bot."""
     return {
         "users": [
             {"login": u, "token": t, "name": u.title(), "email": f"{u}@example.com"}
@@ -160,14 +176,13 @@ def seed(world: World, content: Path) -> dict[str, Any]:
                 "default_branch": "main",
                 "content": str(content),
                 "collaborators": {},
-                "webhooks": [
-                    {
-                        "url": f"{world.url('bot')}/webhooks/github",
-                        "secret": world.github_secret,
-                        "events": ["*"],
-                    }
-                ],
-            }
+            },
+            {
+                "full_name": UNRELATED_REPO,
+                "default_branch": "main",
+                "content": str(unrelated),
+                "collaborators": {},
+            },
         ],
         "apps": [
             {
@@ -175,17 +190,13 @@ def seed(world: World, content: Path) -> dict[str, Any]:
                 "slug": "promobot",
                 "owner": ORG,
                 "private_key": str(world.key_path),
+                # On the whole organisation: every repository, this one and any other.
                 "installations": [{"id": INSTALLATION_ID, "account": ORG}],
-                # GitHub's permission names; Members (organization) reads team membership.
-                "permissions": {
-                    "contents": "write",
-                    "pull_requests": "write",
-                    "issues": "write",
-                    "statuses": "write",
-                    "checks": "write",
-                    "deployments": "write",
-                    "metadata": "read",
-                    "members": "read",
+                "permissions": dict(APP_PERMISSIONS),
+                "webhook": {
+                    "url": f"{world.url('bot')}/webhooks/github",
+                    "secret": world.github_secret,
+                    "events": list(EVENTS),
                 },
             }
         ],
@@ -206,14 +217,25 @@ def prepare_content(world: World, manifest_text: str, manifest_path: str) -> Pat
     return content
 
 
+def prepare_unrelated_content(world: World) -> Path:
+    """The unrelated repository's first commit: a README, no `policies/`."""
+    content = world.workdir / "seed-unrelated"
+    content.mkdir(parents=True, exist_ok=True)
+    (content / "README.md").write_text(f"# {UNRELATED_REPO}\n\nThe web application.\n")
+    return content
+
+
 def bot_environment(world: World) -> dict[str, str]:
     """What `promobot serve` reads: GitHub App, MLflow, secrets, CD on push."""
     return {
         "PROMOBOT_GITHUB__BASE_URL": world.github_api,
+        # The App's installation is found at run time (`GET /repos/{repo}/installation`, and
+        # each delivery names its own). The repository is named because CD on push applies the
+        # bot's checkout of it and the board shows it; the App still serves every installed
+        # repository that holds policies/ (acme/webapp holds none).
         "PROMOBOT_GITHUB__REPOSITORY": REPO,
         "PROMOBOT_GITHUB__APP_ID": str(APP_ID),
         "PROMOBOT_GITHUB__PRIVATE_KEY_PATH": str(world.key_path),
-        "PROMOBOT_GITHUB__INSTALLATION_ID": str(INSTALLATION_ID),
         "PROMOBOT_GITHUB__BOT_LOGIN": BOT_LOGIN,
         # GitHub asks for a pause between writes; the sandbox does not need one.
         "PROMOBOT_GITHUB__SECONDS_BETWEEN_WRITES": "0",
@@ -233,7 +255,8 @@ def launch_github_and_bot(world: World, content: Path) -> None:
     """The sandbox GitHub (seeded) and the bot, which needs the sandbox's App."""
     write_app_key(world)
     seed_file = world.workdir / "seed.yaml"
-    seed_file.write_text(yaml.safe_dump(seed(world, content), sort_keys=False))
+    unrelated = prepare_unrelated_content(world)
+    seed_file.write_text(yaml.safe_dump(seed(world, content, unrelated), sort_keys=False))
     world.services.launch(
         "github",
         [

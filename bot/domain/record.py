@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.comparison import Comparison
 from bot.domain.layout import MANIFEST_FOLDER
@@ -185,3 +185,13 @@ def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     return abs(a - b) <= METRIC_TOLERANCE
+
+
+def parse_record(text: str | None) -> DecisionRecord | None:
+    """A record, or None for a file that is not one (history is read, never refused)."""
+    if text is None:
+        return None
+    try:
+        return DecisionRecord.model_validate_json(text)
+    except ValidationError:
+        return None

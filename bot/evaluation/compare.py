@@ -29,6 +29,17 @@ class EvaluationResult:
     notes: tuple[str, ...]
     curves: Curves | None = None
 
+    def comparison(self, provenance: Provenance) -> Comparison:
+        """The whole comparison, with where its data and models came from."""
+        return Comparison(
+            task=self.task,
+            n=self.n,
+            metrics=self.metrics,
+            notes=self.notes,
+            curves=self.curves,
+            provenance=provenance,
+        )
+
 
 class PairedEvaluation:
     """Feeds chunks of paired predictions to the task's accumulator.
@@ -141,14 +152,7 @@ def comparison_of_predictions(
     result = evaluate_predictions(
         task, y_true, champion, challenger, seed=seed, n_resamples=n_resamples
     )
-    return Comparison(
-        task=result.task,
-        n=result.n,
-        metrics=result.metrics,
-        notes=result.notes,
-        curves=result.curves,
-        provenance=Provenance(code_version=bot.__version__),
-    )
+    return result.comparison(Provenance(code_version=bot.__version__))
 
 
 def compare_metrics(

@@ -204,14 +204,7 @@ def evaluate_models(
         code_version=bot.__version__,
         command=reproduce_command(champion_uri, challenger_uri, data_path, label, seed),
     )
-    return Comparison(
-        task=result.task,
-        n=result.n,
-        metrics=result.metrics,
-        notes=result.notes,
-        curves=result.curves,
-        provenance=provenance,
-    )
+    return result.comparison(provenance)
 
 
 def _reader(role: str, scorer: Scorer) -> str:

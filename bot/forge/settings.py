@@ -182,6 +182,13 @@ class GitHubSettings(BaseModel):
         return self.token is None
 
     def serves(self, repository: str) -> bool:
-        """Whether `repository` is one this deployment serves (`repositories`, else all)."""
-        wanted = self.repositories or ((self.repository,) if self.repository else ())
-        return not wanted or repository.lower() in {name.lower() for name in wanted}
+        """Whether `repository` is one this deployment may serve: `repositories` when set;
+        else, with an App, every installed repository (`repository` is only the default one,
+        for the CLI, CD on push and the board), and with a token its one `repository`."""
+        if self.repositories:
+            wanted: tuple[str, ...] = self.repositories
+        elif not self.uses_app and self.repository:
+            wanted = (self.repository,)
+        else:
+            return True
+        return repository.lower() in {name.lower() for name in wanted}

@@ -9,9 +9,12 @@ Runs - List answers without `templateParameters`, for a limited window, in no
 documented order (https://learn.microsoft.com/rest/api/azure/devops/pipelines/runs/list,
 https://github.com/MicrosoftDocs/vsts-rest-api-specs/issues/579): runs are ordered by
 id, which Azure DevOps hands out in increasing order, and each is read once with Runs -
-Get, whose answer for a completed run never changes. Inside a run of the same pipeline
-(`SYSTEM_DEFINITIONID`), the run promobot started for this very manifest is the
-deployment: `apply` counts it instead of waiting for itself.
+Get, whose answer for a completed run never changes. Only the newest `RUNS_SCANNED` are
+read: when none of them succeeded for (model, environment) and older ones were left
+unread, an older run (unread, or gone from the list) may have deployed what serves, so
+`state` says it cannot tell rather than that nothing serves, and `apply` runs the pipeline
+again. Inside a run of the same pipeline (`SYSTEM_DEFINITIONID`), the run promobot started
+for this very manifest is the deployment: `apply` counts it instead of waiting for itself.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from bot.errors import TargetError
 from bot.targets.base import ApplyOutcome, Progress, ServingState
 
 RUNS_SCANNED = 50
-"""How many recent runs `state` reads to find what serves."""
+"""How many of a pipeline's newest runs `state` and `apply` read to find what serves."""
 
 
 class _PipelineRetry(Retry):
@@ -119,11 +122,17 @@ class AzureDevOpsTarget:
             return self._this_run(manifest, pipeline_id, progress)
         m, e, endpoint = manifest.model, manifest.environment, manifest.deployment.endpoint
         # One listing decides both questions, so a run ending in between cannot start another.
-        runs = self._recent_runs(pipeline_id, m, e)
+        runs, unread = self._recent_runs(pipeline_id, m, e)
         if _deployed_version(runs) == manifest.version:
             detail = f"version {manifest.version} already deployed by pipeline {pipeline_id}"
             progress(detail)
             return ApplyOutcome(changed=False, state=_serving(m, e, endpoint, runs), detail=detail)
+        if unread and _deployed_version(runs) is None:
+            progress(
+                f"no succeeded run of pipeline {pipeline_id} for {m} in {e} among its newest "
+                f"{RUNS_SCANNED}; what an older one deployed is unknown, so version "
+                f"{manifest.version} is deployed"
+            )
         running = _running(runs, manifest.version)
         run = running or self._start(manifest, pipeline_id, progress)
         run = self._wait(run, pipeline_id, progress)
@@ -141,10 +150,21 @@ class AzureDevOpsTarget:
         return ApplyOutcome(changed=True, state=_serving(m, e, endpoint, [run]), detail=detail)
 
     def state(self, model: str, environment: str, deployment: Deployment) -> ServingState:
-        """The version of the latest succeeded run for this model and environment."""
-        runs = []
+        """The version of the latest succeeded run for this model and environment;
+        `TargetError` when that run may be older than the runs read."""
+        runs: list[Any] = []
+        unread = 0
         if deployment.pipeline_id is not None:
-            runs = self._recent_runs(deployment.pipeline_id, model, environment)
+            runs, unread = self._recent_runs(deployment.pipeline_id, model, environment)
+        if unread and _deployed_version(runs) is None:
+            raise TargetError(
+                f"cannot tell what pipeline {deployment.pipeline_id} deployed for {model} in "
+                f"{environment}: none of the newest {RUNS_SCANNED} of the "
+                f"{RUNS_SCANNED + unread} runs Runs - List returns succeeded for it; an older "
+                "run, unread or no longer listed, may have deployed what serves",
+                hint="apply the manifest: its run becomes the newest, and what serves is known "
+                "again",
+            )
         return _serving(model, environment, deployment.endpoint, runs)
 
     def health(self, model: str, environment: str, deployment: Deployment) -> list[HealthSample]:
@@ -182,8 +202,9 @@ class AzureDevOpsTarget:
         state = _serving(m, e, manifest.deployment.endpoint, [], manifest.version)
         return ApplyOutcome(changed=True, state=state, detail=detail)
 
-    def _recent_runs(self, pipeline_id: int, model: str, environment: str) -> list[Any]:
-        """Runs for (model, environment), newest first, with their template parameters."""
+    def _recent_runs(self, pipeline_id: int, model: str, environment: str) -> tuple[list[Any], int]:
+        """Runs for (model, environment), newest first, with their template parameters,
+        among the newest `RUNS_SCANNED`; and how many older listed runs were not read."""
         listed = self._call(self._client.list_runs, self.settings.project, pipeline_id)
         newest = sorted(listed, key=lambda r: int(r.id), reverse=True)[:RUNS_SCANNED]
         matching = []
@@ -198,7 +219,7 @@ class AzureDevOpsTarget:
             params = run.template_parameters or {}
             if params.get("model") == model and params.get("environment") == environment:
                 matching.append(run)
-        return matching
+        return matching, len(listed) - len(newest)
 
     def _start(self, manifest: ModelManifest, pipeline_id: int, progress: Progress) -> Any:
         from azure.devops.v7_1.pipelines.models import RunPipelineParameters  # noqa: PLC0415

@@ -32,13 +32,15 @@ _REVERT_SUBJECT = re.compile(r'^Revert "(.*)"')
 
 
 class HistoryKind(enum.StrEnum):
-    """What a commit did to a model's manifest."""
+    """What a commit did to a model's manifest; `rejected` is a version a decision record
+    refused (the board lists them; the manifest's own history never holds one)."""
 
     DEPLOYMENT = "deployment"
     PROMOTION = "promotion"
     ROLLBACK = "rollback"
     UPDATE = "update"
     REMOVAL = "removal"
+    REJECTED = "rejected"
 
 
 class HistoryEntry(BaseModel):

@@ -13,10 +13,8 @@ import logging
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from pydantic import ValidationError
-
 from bot.domain.layout import MANIFEST_FOLDER, POLICY_FOLDER, is_yaml, promotion_of
-from bot.domain.record import RECORD_SUFFIX, DecisionRecord, record_path
+from bot.domain.record import RECORD_SUFFIX, DecisionRecord, parse_record, record_path
 from bot.domain.resolution import PolicyResolutionError, SourcedPolicy
 from bot.domain.simulation import Simulation, governed_by, simulate_change
 from bot.errors import ForgeError, UserInputError
@@ -33,16 +31,6 @@ DEFAULT_LAST = 20
 """Decisions replayed when `--last` is not given."""
 SIMULATION_MARKER = "<!-- promobot:simulation -->"
 SIMULATION_CHECK = "promobot/simulation"
-
-
-def parse_record(text: str | None) -> DecisionRecord | None:
-    """A record, or None for a file that is not one (history is read, never refused)."""
-    if text is None:
-        return None
-    try:
-        return DecisionRecord.model_validate_json(text)
-    except ValidationError:
-        return None
 
 
 def records_in_git(repo: GitRepo) -> list[DecisionRecord]:

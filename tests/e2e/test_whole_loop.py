@@ -5,6 +5,8 @@ Registering a better version leads to one pull request with the report and a pas
 a team member's approval leads to a squash merge; CD serves the new version; a push after an
 approval blocks the merge until re-approved; `git revert` of the merge serves the old version
 again; a worse version follows `on_rejected`; forged and replayed deliveries change nothing.
+The App is installed on the whole organisation: a `/promobot merge` on a pull request of the
+unrelated `acme/webapp` reaches the bot through the App's webhook and is ignored, and counted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.demo.loop import (
     MODEL,
@@ -27,7 +30,7 @@ from bot.demo.loop import (
     start_everything,
 )
 from bot.demo.processes import wait_until
-from bot.demo.world import REPO
+from bot.demo.world import REPO, UNRELATED_REPO
 from bot.workflows.gate import STATUS_MARKER
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.conftest import send_github
@@ -71,6 +74,67 @@ def counts(scenario: Scenario) -> tuple[int, int]:
     pulls = list(repo.get_pulls(state="all"))
     comments = sum(repo.get_issue(p.number).comments for p in pulls)
     return len(pulls), comments
+
+
+def ignored_events(scenario: Scenario) -> dict[str, float]:
+    """The bot's `/metrics`: events from repositories it does not serve, by kind."""
+    text = httpx.get(f"{scenario.world.url('bot')}/metrics", timeout=5).text
+    return {
+        sample.labels["kind"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "promobot_foreign_events_ignored"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def models_state(scenario: Scenario) -> tuple[Any, ...]:
+    """What a command could change in acme/models: main, and each pull request's state."""
+    repo = scenario.github("alice").get_repo(REPO)
+    pulls = [
+        (p.number, p.state, p.merged, p.head.sha, sorted(lb.name for lb in p.labels))
+        for p in repo.get_pulls(state="all")
+    ]
+    return repo.get_branch("main").commit.sha, pulls, counts(scenario)
+
+
+def unrelated_repository_is_left_alone(scenario: Scenario) -> None:
+    """A command on a pull request of acme/webapp (no policies/) changes nothing anywhere."""
+    before, ignored = models_state(scenario), ignored_events(scenario)
+    webapp = scenario.github("alice").get_repo(UNRELATED_REPO)
+    main = webapp.get_branch("main").commit.sha
+    webapp.create_git_ref("refs/heads/faster-page", main)
+    webapp.create_file("CHANGELOG.md", "Note the faster page", "- faster page\n", "faster-page")
+    pull = webapp.create_pull(base="main", head="faster-page", title="Faster page", body="")
+    pull.create_issue_comment("/promobot merge")
+    # The branch's push, the pull request and the command: each ignored, and counted.
+    kinds = ("pushed", "pull_request_changed", "comment_created")
+
+    def all_ignored() -> bool:
+        now = ignored_events(scenario)
+        return all(now.get(kind, 0) > ignored.get(kind, 0) for kind in kinds)
+
+    wait_until(all_ignored, "the bot to ignore the events of acme/webapp", 60, 0.5)
+    pull = webapp.get_pull(pull.number)
+    assert not pull.merged and pull.state == "open" and not list(pull.labels)
+    assert [c.user.login for c in pull.get_issue_comments()] == ["alice"]
+    users, teams = pull.get_review_requests()
+    assert not list(users) and not list(teams) and not list(pull.get_reviews())
+    head = webapp.get_commit(pull.head.sha)
+    assert not list(head.get_statuses()) and not list(head.get_check_runs())
+    assert webapp.get_branch("main").commit.sha == main
+    log = httpx.get(f"{scenario.world.url('github')}/_sandbox/requests", timeout=10).json()
+    bot_calls = [
+        (entry["method"], entry["path"].partition("?")[0])
+        for entry in log
+        if f"/repos/{UNRELATED_REPO}/" in entry["path"]
+        and (entry["identity"] or {}).get("kind") in ("app", "installation")
+    ]
+    # The App looks whether the repository holds policies/, and otherwise leaves it alone.
+    looked = f"/repos/{UNRELATED_REPO}/contents/policies"
+    assert bot_calls, "the App never looked at acme/webapp"
+    assert all(method == "GET" and path.endswith(looked) for method, path in bot_calls), bot_calls
+    assert models_state(scenario) == before
 
 
 def hold_push_and_reapprove(scenario: Scenario, pull: Any) -> None:
@@ -172,3 +236,5 @@ def test_whole_loop_on_real_processes(scenario: Scenario) -> None:
     )
     after = counts(scenario)
     assert after == (before[0], before[1] + 1), "the replayed delivery must not be processed twice"
+
+    unrelated_repository_is_left_alone(scenario)

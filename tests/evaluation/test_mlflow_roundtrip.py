@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from dataclasses import dataclass
@@ -90,6 +91,20 @@ def test_registered_versions_and_aliases_evaluate(registry: Registry, eval_csv: 
     assert comparison.provenance.champion_run_id == registry.champion_run
     assert comparison.provenance.challenger_run_id == registry.challenger_run
     assert comparison.metrics["roc_auc"].method == "DeLong"
+    curves = comparison.curves
+    assert curves is not None and curves.champion is not None
+    for side, auc in ((curves.champion, "champion"), (curves.challenger, "challenger")):
+        roc = side.roc
+        assert (roc[0].false_positive_rate, roc[0].true_positive_rate) == (0.0, 0.0)
+        assert (roc[-1].false_positive_rate, roc[-1].true_positive_rate) == (1.0, 1.0)
+        area = sum(
+            (b.false_positive_rate - a.false_positive_rate)
+            * (a.true_positive_rate + b.true_positive_rate)
+            / 2
+            for a, b in itertools.pairwise(roc)
+        )
+        assert area == pytest.approx(getattr(comparison.metrics["roc_auc"], auc), abs=0.02)
+        assert sum(b.count for b in side.calibration) == comparison.n
 
 
 def test_runs_uris_and_local_folders_give_the_same_numbers(

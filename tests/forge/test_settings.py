@@ -112,6 +112,15 @@ def test_repositories_narrow_what_an_app_serves(tmp_path: Path) -> None:
     assert not settings.serves("acme/webapp")
 
 
+def test_an_apps_default_repository_does_not_narrow_what_it_serves(tmp_path: Path) -> None:
+    """With an App, `repository` is the default one (CLI, CD on push, the board): every
+    installed repository is still served; a token serves its one repository only."""
+    app = make_settings(**app_values(tmp_path, repository="acme/models"))
+    assert app.serves("acme/models") and app.serves("acme/webapp")
+    token = make_settings()
+    assert token.serves(token.repository or "") and not token.serves("acme/webapp")
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -9,7 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bot.app import build_registry
 from bot.cli.serve import serve
+from bot.domain.manifest import RegistryKind
 from bot.errors import UserInputError
 from bot.server.handlers import (
     DEFAULT_HANDLER_FACTORY,
@@ -169,3 +171,14 @@ def test_half_a_promobot_azure_section_is_an_error_naming_the_variables(
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(UserInputError, match="PROMOBOT_AZURE_SUBSCRIPTION_ID"):
         load_settings()
+
+
+def test_an_azure_registry_event_without_azure_settings_names_what_to_set() -> None:
+    """An Event Grid delivery reaching a bot with no Azure ML workspace is the operator's
+    mistake: one message naming the variables, a `UserInputError`, so it is never retried."""
+    settings = Settings()
+    assert settings.azure is None
+    with pytest.raises(UserInputError) as raised:
+        build_registry(RegistryKind.AZUREML, settings)
+    assert "the Azure ML registry is not configured: no Azure ML workspace" in str(raised.value)
+    assert "PROMOBOT_AZURE_WORKSPACE" in (raised.value.hint or "")

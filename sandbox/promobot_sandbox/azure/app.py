@@ -80,6 +80,9 @@ def _add_scoring(app: FastAPI, state: SandboxState, host: ModelHost, faults: Fau
         given = (authorization or "").removeprefix("Bearer ").strip()
         if not any(hmac.compare_digest(given, k) for k in keys.values()):
             raise ArmError(401, "Unauthorized", "The key or token in the request is not valid.")
+        hang = faults.take_hang(endpoint)
+        if hang is not None:
+            faults.hold(hang)  # a sync route: one worker thread waits, not the server
         frontend = faults.take_frontend(endpoint)
         if frontend is not None:
             return Response(frontend.text, status_code=frontend.status, media_type="text/plain")

@@ -1,6 +1,6 @@
 """Fault injection and the request log, under `/_sandbox/` (not Azure's namespace).
 
-Six kinds of faults:
+Seven kinds of faults:
 - `http`: answer matching requests with a status (429 or 5xx, optionally with
   `Retry-After`) instead of serving them;
 - `authorization`: answer matching Resource Manager requests (of one identity, or any)
@@ -9,6 +9,8 @@ Six kinds of faults:
 - `scoring`: invocations routed to a matching deployment fail with a status;
 - `frontend`: the scoring front end answers invocations of a matching endpoint with a
   plain-text 502, 503 or 504 before any deployment sees them;
+- `hang`: the scoring front end holds invocations of a matching endpoint without
+  answering, so the client's read timeout fires;
 - `pipeline`: the next matching Azure DevOps run ends `failed` or `canceled`, or takes
   longer than usual.
 Each fault fires `count` times, then disappears.
@@ -99,6 +101,28 @@ class FrontendFault(_Fault):
         return FRONTEND_BODIES[self.status] if self.body is None else self.body
 
 
+class HangFault(_Fault):
+    """Hold invocations of matching endpoints for `seconds` before serving them, as a
+    connection that stalls on the way to the scoring front end.
+
+    A client whose read timeout is shorter gives up first: azure-core's `RequestsTransport`
+    raises `ServiceResponseTimeoutError`, a `ServiceResponseError` ("The request was sent,
+    but the client failed to understand the response. The connection may have timed
+    out."), beside `ServiceRequestError` for a request that could not be sent
+    (https://learn.microsoft.com/python/api/azure-core/azure.core.exceptions.servicerequesterror,
+    https://learn.microsoft.com/python/api/azure-core/azure.core.exceptions.serviceresponseerror).
+    azure-core does not retry a POST after such an error, so the scoring call fails. The
+    seconds are wall-clock: a network stall does not follow the sandbox's clock factor.
+    Off unless injected, like every fault; clearing the faults releases held calls.
+    """
+
+    kind: Literal["hang"] = Field(description="Discriminator.")
+    endpoint: str = Field(default=".*", description="Regex matched against endpoint names.")
+    seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Wall-clock seconds the invocation is held."
+    )
+
+
 class ProvisioningFault(_Fault):
     """Make matching deployments fail to provision."""
 
@@ -137,6 +161,7 @@ AnyFault = (
     | ProvisioningFault
     | ScoringFault
     | FrontendFault
+    | HangFault
     | PipelineFault
 )
 Fault = Annotated[AnyFault, Field(discriminator="kind")]
@@ -156,6 +181,7 @@ class FaultBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [fault, remaining count]
+        self._released = threading.Event()
 
     def add(self, fault: AnyFault) -> None:
         """Activate a fault."""
@@ -163,9 +189,17 @@ class FaultBook:
             self._faults.append([fault, fault.count])
 
     def clear(self) -> None:
-        """Remove every fault."""
+        """Remove every fault, and let calls held by a hang go on."""
         with self._lock:
             self._faults.clear()
+            self._released.set()
+            self._released = threading.Event()
+
+    def hold(self, fault: HangFault) -> None:
+        """Wait as the hang says, or until the faults are cleared."""
+        with self._lock:
+            released = self._released
+        released.wait(fault.seconds)
 
     def active(self) -> list[dict[str, Any]]:
         """The faults with their remaining counts."""
@@ -200,6 +234,13 @@ class FaultBook:
         """The front-end fault for an invocation of this endpoint, if one fires."""
         fault: FrontendFault | None = self._take(
             lambda f: isinstance(f, FrontendFault) and re.fullmatch(f.endpoint, endpoint)
+        )
+        return fault
+
+    def take_hang(self, endpoint: str) -> HangFault | None:
+        """The hang fault for an invocation of this endpoint, if one fires."""
+        fault: HangFault | None = self._take(
+            lambda f: isinstance(f, HangFault) and re.fullmatch(f.endpoint, endpoint)
         )
         return fault
 

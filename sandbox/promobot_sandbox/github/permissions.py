@@ -116,6 +116,7 @@ ROUTES: dict[tuple[str, str], Needs] = {
     ("POST", REPO + "/check-runs"): CHECKS_WRITE,
     ("PATCH", REPO + "/check-runs/{check_run_id}"): CHECKS_WRITE,
     ("GET", REPO + "/check-runs/{check_run_id}"): CHECKS_READ,
+    ("GET", REPO + "/check-runs/{check_run_id}/annotations"): CHECKS_READ,
     ("GET", REPO + "/commits/{ref:path}/check-runs"): CHECKS_READ,
     # Deployments.
     ("POST", REPO + "/deployments"): DEPLOYMENTS_WRITE,

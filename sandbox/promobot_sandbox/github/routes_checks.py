@@ -35,6 +35,11 @@ MAX_DESCRIPTION = 140
 # A check run's output summary and text hold at most 65535 characters each.
 # https://docs.github.com/en/rest/checks/runs#create-a-check-run
 MAX_OUTPUT = 65535
+# "The Checks API limits the number of annotations to a maximum of 50 per API request";
+# each update appends its annotations to those the run already has.
+# https://docs.github.com/en/rest/checks/runs#update-a-check-run
+MAX_ANNOTATIONS = 50
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
 
 
 def status_json(ctx: Ctx, record: Record, rec: Record) -> Json:
@@ -227,7 +232,7 @@ def check_run_json(ctx: Ctx, record: Record, rec: Record) -> Json:
             "title": rec["output"].get("title"),
             "summary": rec["output"].get("summary"),
             "text": rec["output"].get("text"),
-            "annotations_count": 0,
+            "annotations_count": len(rec.get("annotations") or []),
             "annotations_url": f"{api}/check-runs/{rec['id']}/annotations",
         },
         "name": rec["name"],
@@ -249,6 +254,8 @@ def _apply_check_fields(rec: Record, body: Any) -> None:
             if isinstance(text, str) and len(text) > MAX_OUTPUT:
                 raise too_long("CheckRun", f"output.{key}", MAX_OUTPUT)
         rec["output"] = {k: body["output"].get(k) for k in ("title", "summary", "text")}
+        added = _annotations(body["output"].get("annotations"))
+        rec["annotations"] = [*(rec.get("annotations") or []), *added]
     status, conclusion = body.get("status"), body.get("conclusion")
     if status is not None and status not in CHECK_STATUSES:
         raise invalid("CheckRun", "status", f"status must be one of {', '.join(CHECK_STATUSES)}")
@@ -270,6 +277,48 @@ def _apply_check_fields(rec: Record, body: Any) -> None:
             )
         rec["completed_at"] = body.get("completed_at") or rec.get("completed_at") or now()
     rec["updated_at"] = now()
+
+
+def _annotations(given: Any) -> list[Json]:
+    """The annotations of one request, as GitHub validates them."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        raise invalid("CheckRun", "output.annotations", "annotations must be an array")
+    if len(given) > MAX_ANNOTATIONS:
+        raise invalid(
+            "CheckRun", "output.annotations", f"at most {MAX_ANNOTATIONS} annotations per request"
+        )
+    found = []
+    for item in given:
+        if not isinstance(item, dict):
+            raise invalid("CheckRun", "output.annotations", "an annotation must be an object")
+        for key in ("path", "message"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise invalid("CheckRun", f"annotations.{key}", code="missing_field")
+        for key in ("start_line", "end_line"):
+            if not isinstance(item.get(key), int) or item[key] < 1:
+                raise invalid("CheckRun", f"annotations.{key}", code="missing_field")
+        if item.get("annotation_level") not in ANNOTATION_LEVELS:
+            raise invalid(
+                "CheckRun",
+                "annotations.annotation_level",
+                f"annotation_level must be one of {', '.join(ANNOTATION_LEVELS)}",
+            )
+        found.append(
+            {
+                "path": item["path"],
+                "start_line": item["start_line"],
+                "end_line": item["end_line"],
+                "start_column": item.get("start_column"),
+                "end_column": item.get("end_column"),
+                "annotation_level": item["annotation_level"],
+                "title": item.get("title"),
+                "message": item["message"],
+                "raw_details": item.get("raw_details"),
+            }
+        )
+    return found
 
 
 def _require_app(ctx: Ctx) -> int:
@@ -348,6 +397,19 @@ def update_check_run(owner: str, repo: str, check_run_id: int, ctx: C, body: Bod
 def get_check_run(owner: str, repo: str, check_run_id: int, ctx: C) -> Response:
     record = ctx.require(owner, repo, "read")
     return json_response(check_run_json(ctx, record, _find_check(ctx, record, check_run_id)))
+
+
+@router.get(REPO + "/check-runs/{check_run_id}/annotations")
+def list_annotations(owner: str, repo: str, check_run_id: int, ctx: C) -> Response:
+    """Every annotation the run was given, in order, paged.
+    https://docs.github.com/en/rest/checks/runs#list-check-run-annotations"""
+    record = ctx.require(owner, repo, "read")
+    rec = _find_check(ctx, record, check_run_id)
+    blob = f"{ctx.links.repo_web(record['full_name'])}/blob/{rec['head_sha']}"
+    items = [
+        {**item, "blob_href": f"{blob}/{item['path']}"} for item in rec.get("annotations") or []
+    ]
+    return paginate(ctx.request, items)
 
 
 @router.get(REPO + "/commits/{ref:path}/check-runs")
