@@ -126,13 +126,16 @@ class Services:
             wait_until(ready, f"{service.name} at {service.ready_url}", timeout)
 
     def stop(self) -> None:
-        """Stop every process, last started first (the bot before what it calls):
-        SIGTERM, then SIGKILL after 10 s."""
-        for service in reversed(self.started):
+        """Stop every process: SIGTERM to all at once, last started first (the bot before
+        what it calls), then SIGKILL to any still running 10 s later."""
+        running = list(reversed(self.started))
+        for service in running:
             if service.process.poll() is None:
                 os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for service in running:
             try:
-                service.process.wait(timeout=10)
+                service.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(service.process.pid, signal.SIGKILL)
                 service.process.wait(timeout=10)

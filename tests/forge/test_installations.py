@@ -12,7 +12,7 @@ from bot.errors import UserInputError
 from bot.forge.github import GitHubForge
 from bot.forge.installations import list_installations
 from tests.forge.support import SeedChange, app_settings, promote
-from tests.support.github_sandbox import INSTALLATION_ID, GitHubSandbox
+from tests.support.github_sandbox import INSTALLATION_ID, UNRELATED_REPO, GitHubSandbox
 
 WEBAPP = "acme/webapp"
 
@@ -72,4 +72,4 @@ def test_the_apps_installations_and_their_repositories(
     (installation,) = list_installations(app_settings(sandbox, repository=None))
     assert installation.id == INSTALLATION_ID
     assert installation.account == "acme"
-    assert installation.repositories == ("acme/models", WEBAPP)
+    assert installation.repositories == ("acme/models", WEBAPP, UNRELATED_REPO)

@@ -52,6 +52,9 @@ from tests.support.contract import (
 WEBHOOK_SECRET = "sandbox-webhook-secret"
 ORG = "acme"
 REPO_NAME = "acme/models"
+UNRELATED_REPO = "acme/website"
+"""In the same organisation and installation, with no `policies/`: every sandbox test runs
+with the App installed on two repositories, as on an organisation."""
 APP_ID = 4242
 INSTALLATION_ID = 777
 TOKENS = {
@@ -274,6 +277,9 @@ def app_key_pem() -> str:
 def default_seed(
     receiver_url: str, content_dir: Path, key_file: Path, *, app_token_ttl: int | None = None
 ) -> dict[str, Any]:
+    unrelated = write_content(
+        content_dir.parent / f"{content_dir.name}-website", {"README.md": "# acme/website\n"}
+    )
     return {
         "users": [
             {"login": login, "token": token, "name": login.title(), "email": f"{login}@example.com"}
@@ -297,7 +303,8 @@ def default_seed(
                 "content": str(content_dir),
                 "collaborators": {"bob": "write", "dave": "read"},
                 "webhooks": [{"url": receiver_url, "secret": WEBHOOK_SECRET, "events": ["*"]}],
-            }
+            },
+            {"full_name": UNRELATED_REPO, "default_branch": "main", "content": str(unrelated)},
         ],
         "apps": [
             {

@@ -97,5 +97,6 @@ def serve_forever(data_dir: Path, host: str, port: int, seed: Path | None) -> No
         f"sandbox GitHub: API {url}{API_PREFIX} (PyGithub base_url), pages {url}, data {data_dir}",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    server.run(sockets=[sock])
+    # On SIGTERM, requests still open after 2 s are cut: a stand-in has nothing to finish.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])

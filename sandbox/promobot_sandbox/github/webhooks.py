@@ -51,6 +51,7 @@ class Dispatcher:
         self._thread_lock = threading.Lock()
         self._idle = threading.Condition()
         self._in_flight = 0
+        self._stopping = threading.Event()
         for delivery in store.find("delivery"):
             if delivery["status"] == "pending":
                 self._enqueue(delivery["id"])
@@ -116,6 +117,9 @@ class Dispatcher:
         return True
 
     def stop(self) -> None:
+        """Finish the delivery under way and send no other: those still queued stay
+        `pending` in the store, and the next start sends them."""
+        self._stopping.set()
         with self._thread_lock:
             thread, self._thread = self._thread, None
         if thread is not None:
@@ -137,7 +141,7 @@ class Dispatcher:
     def _work(self) -> None:
         while True:
             delivery_id = self._queue.get()
-            if delivery_id == _STOP:
+            if delivery_id == _STOP or self._stopping.is_set():
                 return
             try:
                 self._send(delivery_id)
