@@ -49,6 +49,7 @@ class ReadCache(Generic[T]):
                 if len(self._kept) >= self._max_keys and key not in self._kept:
                     oldest = min(self._kept, key=lambda k: self._kept[k].read_at)
                     del self._kept[oldest]
+                    self._locks.pop(oldest, None)
                 self._kept[key] = _Kept(value, self._clock())
             return value
 
@@ -56,3 +57,4 @@ class ReadCache(Generic[T]):
         """Forget every value: the next `get` of each key reads again."""
         with self._guard:
             self._kept.clear()
+            self._locks.clear()

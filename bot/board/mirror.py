@@ -13,6 +13,7 @@ version stays visible after a newer one replaced it. Over HTTPS the forge's cred
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -127,15 +128,21 @@ class GitMirror:
     def _run(self, *args: str) -> str:
         credentials = self._credentials() if self.url.startswith("https://") else None
         command = ["git", "-C", str(self.path), *args]
-        environment = None
+        # Nobody is there to answer a prompt: git and ssh fail instead of waiting for one.
+        environment = {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        }
         if credentials is not None:
             auth = git_auth(credentials)
             command = auth.command("-C", str(self.path), *args)
-            environment = auth.env()
+            environment = auth.env(environment)
         try:
             done = subprocess.run(
                 command,
                 env=environment,
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=FETCH_TIMEOUT_SECONDS,

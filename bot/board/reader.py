@@ -78,13 +78,22 @@ class Snapshot:
     problems: list[str]
 
 
+def _git_problem(shown: str, error: PromobotError) -> str:
+    """What the page says of a git failure: fixed words. git's own message names local
+    paths (the mirror, the checkout), so it goes to the log only."""
+    log.warning("the board's git mirror: %s", without_credentials(str(error)))
+    return f"git: {shown} (the service log has git's message)"
+
+
 def read_git(sources: BoardSources) -> Snapshot:
     """Fetch the mirror, then read `main`'s manifests, policies and every model's history."""
     problems: list[str] = []
     try:
         sources.mirror.refresh()
     except PromobotError as error:
-        problems.append(without_credentials(f"git: {error}"))
+        problems.append(
+            _git_problem("could not fetch the repository; what is shown may be old", error)
+        )
     branch = sources.mirror.branch or "main"
     try:
         with sources.mirror.reading() as repo:
@@ -94,7 +103,7 @@ def read_git(sources: BoardSources) -> Snapshot:
             models = sorted({model for model, _ in manifests})
             histories = {m: sources.history(repo, m, head, branch) for m in models}
     except PromobotError as error:
-        problems.append(without_credentials(f"git: {error}"))
+        problems.append(_git_problem(f"could not read `{branch}` from the mirror", error))
         return Snapshot(branch, None, {}, [], {}, problems)
     return Snapshot(branch, head, manifests, policies, histories, problems)
 

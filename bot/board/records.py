@@ -6,6 +6,7 @@ A commit never changes, so what was read at a commit is kept (bounded) and never
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TypeVar
@@ -35,28 +36,37 @@ class RecordReader:
         self.mirror = mirror
         self._records: OrderedDict[tuple[str, str], DecisionRecord | None] = OrderedDict()
         self._branches: OrderedDict[str, str | None] = OrderedDict()
+        self._lock = threading.Lock()  # pages are read in several threads at once
 
     def record_at(self, sha: str, model: str, environment: str) -> DecisionRecord | None:
         """The record of (model, environment) at commit `sha`; None when absent or unreadable
         (history shows what it can; a record that does not parse is not the board's to refuse)."""
         key = (sha, record_path(model, environment))
-        if key not in self._records:
-            if not self.mirror.has_commit(sha):
-                return None  # not fetched yet: asked again on the next read
-            self._records[key] = self._read(sha, key[1])
+        with self._lock:
+            if key in self._records:
+                self._records.move_to_end(key)
+                return self._records[key]
+        if not self.mirror.has_commit(sha):
+            return None  # not fetched yet: asked again on the next read
+        record = self._read(sha, key[1])
+        with self._lock:
+            self._records[key] = record
             _bound(self._records)
-        self._records.move_to_end(key)
-        return self._records[key]
+        return record
 
     def branch_of(self, sha: str) -> str | None:
         """The promotion branch a bot commit says it belongs to (its trailer)."""
-        if sha not in self._branches:
-            try:
-                self._branches[sha] = trailer(self.mirror.message(sha), BRANCH_TRAILER)
-            except ValueError:
-                self._branches[sha] = None
+        with self._lock:
+            if sha in self._branches:
+                return self._branches[sha]
+        try:
+            branch = trailer(self.mirror.message(sha), BRANCH_TRAILER)
+        except ValueError:
+            branch = None
+        with self._lock:
+            self._branches[sha] = branch
             _bound(self._branches)
-        return self._branches[sha]
+        return branch
 
     def _read(self, sha: str, path: str) -> DecisionRecord | None:
         with self.mirror.reading() as repo:

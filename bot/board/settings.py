@@ -10,9 +10,18 @@ class BoardSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    enabled: bool = Field(
-        default=True, description="Serve the read-only promotion board at `/` of `promobot serve`."
+    enabled: bool | None = Field(
+        default=None,
+        description="Serve the read-only promotion board at `/` of `promobot serve`. Unset: "
+        "served when a token guards it; `true` serves it open (behind your proxy), `false` "
+        "never. The board shares its port with the webhooks, which GitHub must reach.",
     )
+
+    @property
+    def is_served(self) -> bool:
+        """Whether `promobot serve` mounts the board."""
+        return self.enabled if self.enabled is not None else self.token is not None
+
     token: SecretStr | None = Field(
         default=None,
         description="The board asks for it as `Authorization: Bearer` or through its login "

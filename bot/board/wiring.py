@@ -69,7 +69,7 @@ def build_board(
 
     `clock` (monotonic seconds) times the cache; tests and benchmarks move it by hand.
     """
-    if not settings.board.enabled:
+    if settings.board.enabled is False:
         return None
     github = settings.github
     forge: Forge | None = None
@@ -133,7 +133,10 @@ class ServedBoard:
 
 
 def serve_board(settings: Settings) -> ServedBoard | None:
-    """The board's routes as `promobot serve` mounts them; None when it is disabled."""
+    """The board's routes as `promobot serve` mounts them; None when it is not served (no
+    token and not enabled explicitly, or disabled)."""
+    if not settings.board.is_served:
+        return None
     service = build_board(settings)
     if service is None:
         return None

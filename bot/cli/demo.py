@@ -70,6 +70,14 @@ def demo(
 
 
 def _wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM (a service manager, `kill`), so that the `finally` above
+    stops every process either way."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     try:
         signal.pause()
     except KeyboardInterrupt:

@@ -101,10 +101,17 @@ def serve(
 
 
 def _board(settings: Settings) -> ServedBoard | None:
-    """The promotion board, unless PROMOBOT_BOARD_ENABLED is false; a board without a token
-    is logged as open to anyone who reaches the port."""
+    """The promotion board when a token guards it or PROMOBOT_BOARD_ENABLED is true; a board
+    without a token is logged as open to anyone who reaches the port."""
     from bot.board.wiring import serve_board  # noqa: PLC0415 - only when serving
 
+    if not settings.board.is_served:
+        if settings.board.enabled is None:
+            logging.getLogger(__name__).info(
+                "the promotion board is not served: set PROMOBOT_BOARD_TOKEN, or "
+                "PROMOBOT_BOARD_ENABLED=true to serve it open behind your proxy"
+            )
+        return None
     try:
         board = serve_board(settings)
     except PromobotError as error:

@@ -246,6 +246,8 @@ def bot_environment(world: World) -> dict[str, str]:
         "PROMOBOT_REPO": str(world.workdir / "bot-checkout"),
         "PROMOBOT_DATA_ROOT": str(world.workdir / "data"),
         "PROMOBOT_APPLY_ON_PUSH": "true",
+        # Everything listens on loopback: the board may be open.
+        "PROMOBOT_BOARD_ENABLED": "true",
         "PROMOBOT_LOCAL_TARGET_URL": world.url("serving"),
         "MLFLOW_TRACKING_URI": world.tracking_uri,
     }

@@ -1,7 +1,8 @@
 """The labelled evaluation data: CSV or Parquet, read once, in chunks of rows.
 
-Memory stays bounded by one chunk of about 64 MB of values (plus, for
-Parquet, the row group being decoded): a CSV is read with pandas' chunked
+Reading keeps one chunk of about 64 MB of values in memory (plus, for Parquet,
+the row group being decoded; the evaluation itself keeps the labels and scores
+its curves need, about 50 bytes a row for a binary task): a CSV is read with pandas' chunked
 reader, a Parquet file batch by batch with
 `pyarrow.parquet.ParquetFile.iter_batches`. The file's SHA-256 is taken from
 the bytes those readers read, as they pass (`FileDigest`), so the data is not
@@ -15,6 +16,7 @@ import io
 import os
 import queue
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,8 +127,16 @@ def iter_batches(
             return
         with pd.read_csv(file, chunksize=size, compression=source.compression) as reader:
             yield from reader
-    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid) as error:
-        first_line = str(error).strip().splitlines()[0]
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        pa.ArrowException,
+        EOFError,
+        OSError,
+        zlib.error,
+    ) as error:
+        # A damaged file (truncated, a corrupt gzip or Parquet row group) is bad data too.
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise BadData(f"{source.name}: cannot read it as {source.kind}: {first_line}") from error
     finally:
         if stream is not None:

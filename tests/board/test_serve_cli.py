@@ -53,9 +53,11 @@ def promobot_serve(tmp_path: Path, **variables: str) -> Iterator[tuple[str, str]
                 break
         else:
             raise AssertionError("promobot serve stopped:\n" + "".join(lines))
-        board = (
-            process.stdout.readline() if variables.get("PROMOBOT_BOARD_ENABLED") != "false" else ""
+        served = variables.get("PROMOBOT_BOARD_ENABLED") == "true" or (
+            "PROMOBOT_BOARD_TOKEN" in variables
+            and variables.get("PROMOBOT_BOARD_ENABLED") != "false"
         )
+        board = process.stdout.readline() if served else ""
         yield found.group(1), "".join(lines) + board
     finally:
         process.terminate()
@@ -71,7 +73,10 @@ def test_serve_shows_the_board_of_its_checkout(tmp_path: Path) -> None:
     repo.write_manifest("churn", "3")
     repo.commit("first manifest")
     with promobot_serve(
-        tmp_path, PROMOBOT_REPO=str(repo.path), PROMOBOT_LOCAL_TARGET_URL="http://127.0.0.1:9"
+        tmp_path,
+        PROMOBOT_REPO=str(repo.path),
+        PROMOBOT_LOCAL_TARGET_URL="http://127.0.0.1:9",
+        PROMOBOT_BOARD_ENABLED="true",
     ) as (url, printed):
         assert f"the promotion board is at {url}/" in printed
         board = httpx.get(f"{url}/api/board.json", timeout=30).json()
@@ -82,9 +87,39 @@ def test_serve_shows_the_board_of_its_checkout(tmp_path: Path) -> None:
         assert httpx.get(url + "/", timeout=30).status_code == 200
 
 
+def test_without_a_token_the_board_is_served_only_when_enabled(tmp_path: Path) -> None:
+    """The board shares its port with the webhooks, which GitHub must reach: without
+    PROMOBOT_BOARD_TOKEN it is served only with PROMOBOT_BOARD_ENABLED=true."""
+    with promobot_serve(tmp_path) as (url, printed):
+        assert "the promotion board is at" not in printed
+        assert "the promotion board is not served: set PROMOBOT_BOARD_TOKEN" in printed
+        assert httpx.get(url + "/", timeout=30).status_code == 404
+        assert httpx.get(url + "/api/board.json", timeout=30).status_code == 404
+        assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+
+
 def test_serve_without_the_board(tmp_path: Path) -> None:
     """PROMOBOT_BOARD_ENABLED=false leaves only the webhooks and health routes."""
     with promobot_serve(tmp_path, PROMOBOT_BOARD_ENABLED="false") as (url, printed):
         assert "promotion board" not in printed
         assert httpx.get(url + "/", timeout=30).status_code == 404
         assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+
+
+def test_a_fetch_that_fails_shows_no_local_path(tmp_path: Path) -> None:
+    """git's message names local paths: the page says what failed in fixed words, and the
+    service log keeps git's message."""
+    hidden = tmp_path / "private-place" / "repo.git"
+    with promobot_serve(
+        tmp_path,
+        PROMOBOT_BOARD_ENABLED="true",
+        PROMOBOT_BOARD_GIT_URL=str(hidden),
+        PROMOBOT_REPO=str(tmp_path / "no-checkout"),
+    ) as (url, _printed):
+        answer = httpx.get(f"{url}/api/board.json", timeout=30)
+        page = httpx.get(url + "/", timeout=30).text
+    assert answer.status_code == 200
+    problems = answer.json()["problems"]
+    assert any("could not fetch" in problem for problem in problems), problems
+    for shown in (answer.text, page):
+        assert "private-place" not in shown and str(tmp_path) not in shown

@@ -346,7 +346,7 @@ def board_settings(
         local_target_url=scoring_url,
         github=github_settings(sandbox),
         service=ServiceSettings(state_dir=folder / "state", tick_seconds=0),
-        board=BoardSettings(git_url=str(sandbox.bare_path()), **board),
+        board=BoardSettings(git_url=str(sandbox.bare_path()), **{"enabled": True, **board}),
     )
 
 

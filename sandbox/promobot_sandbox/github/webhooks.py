@@ -142,6 +142,9 @@ class Dispatcher:
         while True:
             delivery_id = self._queue.get()
             if delivery_id == _STOP or self._stopping.is_set():
+                with self._idle:
+                    self._in_flight = 0  # what is left stays pending for the next start
+                    self._idle.notify_all()
                 return
             try:
                 self._send(delivery_id)
