@@ -95,7 +95,7 @@ def open_data(path: Path, label: str, name: str | None = None) -> DataSource:
         else:
             columns = tuple(str(c) for c in pd.read_csv(path, nrows=0).columns)
             rows = None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, zlib.error) as error:
         raise UserInputError(f"{name}: cannot read it as {kind}: {error}") from error
     if label not in columns:
         raise BadData(

@@ -177,3 +177,26 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path, models: dict[
     assert finished.stderr.splitlines() == [
         'error: eval.csv: column "x3" has an infinite value in row 3'
     ]
+
+
+@pytest.mark.parametrize("name", ["eval.csv.gz", "eval.parquet"])
+def test_a_damaged_file_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models: dict[str, str], name: str
+) -> None:
+    """A file cut short in transfer (a truncated gzip, a Parquet file missing its end)."""
+    monkeypatch.chdir(tmp_path)
+    whole = tmp_path / name
+    frame = labelled_rows(60, seed=2)
+    if name.endswith(".gz"):
+        frame.to_csv(whole, index=False, compression="gzip")
+    else:
+        frame.to_parquet(whole)
+    whole.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.command()(evaluate)
+    result = CliRunner().invoke(app, command(models, name))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {name}"), lines
+    assert "Traceback" not in result.output
