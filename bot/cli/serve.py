@@ -72,6 +72,15 @@ def serve(
         if settings.github is not None:
             from bot.doctor import Readiness  # noqa: PLC0415 - PyGithub only when used
 
+            github = settings.github
+            if github.uses_app and github.repository and not github.repositories:
+                logging.getLogger(__name__).info(
+                    "the App serves every installed repository that holds policies/; "
+                    "PROMOBOT_GITHUB__REPOSITORY (%s) is only the default one: set "
+                    "PROMOBOT_GITHUB__REPOSITORIES to serve fewer",
+                    github.repository,
+                )
+
             readiness = Readiness(settings.github).problems
             # The doctor's findings are logged at start, without delaying the first delivery.
             threading.Thread(target=readiness, name="promobot-doctor", daemon=True).start()

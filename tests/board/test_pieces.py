@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.board.access import BoardAccess
+from bot.board.access import COOKIE_MAX_AGE_SECONDS, BoardAccess
 from bot.board.cache import ReadCache
 from bot.board.columns import environment_order
 from bot.board.links import Links, repository_web_url, without_credentials
@@ -107,6 +107,24 @@ def test_access_takes_the_bearer_token_or_the_cookie() -> None:
     assert access.allows(None, access.cookie_value())
     assert "s3cret" not in access.cookie_value()
     assert BoardAccess(None).allows(None, None)
+
+
+def test_a_login_cookie_expires_with_its_age_and_with_its_token() -> None:
+    """A copied cookie stops working after COOKIE_MAX_AGE_SECONDS, whatever the browser
+    keeps, and as soon as the token changes."""
+    now = [1_000_000.0]
+    access = BoardAccess(SecretStr("s3cret"), clock=lambda: now[0])
+    cookie = access.cookie_value()
+    now[0] += COOKIE_MAX_AGE_SECONDS - 1
+    assert access.allows(None, cookie)
+    now[0] += 2
+    assert not access.allows(None, cookie)
+    assert access.allows(None, access.cookie_value())
+    rotated = BoardAccess(SecretStr("n3w"), clock=lambda: now[0])
+    assert not rotated.allows(None, access.cookie_value())
+    issued, _, digest = access.cookie_value().partition(".")
+    assert not access.allows(None, f"{int(issued) + 3600}.{digest}")
+    assert not access.allows(None, f"¹²³.{digest}")
 
 
 def test_the_cache_reads_once_per_period() -> None:
