@@ -87,3 +87,12 @@ def test_client_payload_holds_at_most_10_keys(github_sandbox: GitHubSandbox) -> 
     assert repo.create_repository_dispatch("promobot-propose", eleven) is False
     assert github_sandbox.requests()[-1]["status"] == 422
     assert repo.create_repository_dispatch("promobot-propose", {f"k{i}": i for i in range(10)})
+
+
+def test_client_payload_must_stay_under_64_kb(github_sandbox: GitHubSandbox) -> None:
+    """One key of 64 KB is refused with 422; just under the limit is delivered."""
+    repo = github_sandbox.github("bob").get_repo(github_sandbox.repo_name)
+    assert repo.create_repository_dispatch("promobot-propose", {"x": "y" * 65_536}) is False
+    assert github_sandbox.requests()[-1]["status"] == 422
+    assert repo.create_repository_dispatch("promobot-propose", {"x": "y" * 60_000})
+    assert github_sandbox.requests()[-1]["status"] == 204

@@ -97,17 +97,23 @@ def test_lists_are_paged_with_link_headers_at_most_100_per_page(
     bot = github_sandbox.github(auth=github_sandbox.app_installation_auth())
     repo = bot.get_repo(github_sandbox.repo_name)
     sha = repo.get_branch("main").commit.sha
-    for name in ("a", "b", "c"):
+    names = [f"check-{i:03}" for i in range(103)]
+    for name in names:
         repo.create_check_run(name, sha, status="completed", conclusion="success")
     with github_sandbox.http("bob") as http:
         runs = f"/repos/{github_sandbox.repo_name}/commits/{sha}/check-runs"
         page = http.get(runs, params={"per_page": 1})
+        default = http.get(runs)
         capped = http.get(runs, params={"per_page": 1000})
-    assert page.json()["total_count"] == 3
+        last = http.get(runs, params={"per_page": 1000, "page": 2})
+    assert page.json()["total_count"] == 103
     assert len(page.json()["check_runs"]) == 1
     assert 'rel="next"' in page.headers["link"]
-    assert "link" not in capped.headers
-    assert sorted(r.name for r in repo.get_commit(sha).get_check_runs()) == ["a", "b", "c"]
+    assert len(default.json()["check_runs"]) == 30
+    assert len(capped.json()["check_runs"]) == 100  # per_page is capped at 100
+    assert 'rel="next"' in capped.headers["link"]
+    assert len(last.json()["check_runs"]) == 3
+    assert sorted(r.name for r in repo.get_commit(sha).get_check_runs()) == names
 
 
 def test_the_request_log_names_the_token_and_what_was_counted(
