@@ -129,7 +129,7 @@ def _start(
 
 
 def reproduce_command(
-    champion_uri: str | None, challenger_uri: str, data_path: Path, label: str, seed: int
+    champion_uri: str | None, challenger_uri: str, data_path: Path | str, label: str, seed: int
 ) -> str:
     """The CLI command that repeats this evaluation."""
     words = ["promobot", "evaluate"]
@@ -161,7 +161,8 @@ def evaluate_models(
     resolve, models that disagree on the task) raises `UserInputError`; bad
     data (NaN or infinite values, no rows, one class, a missing column) raises
     its subclass `BadData`, whose one-line message names the column and the
-    rows. Messages call the file `data_name` (default: `data_path` as given).
+    rows. Messages, the provenance and the command that repeats the evaluation call the
+    file `data_name` (default: `data_path` as given).
     The file is read once, in a thread of its own one chunk ahead of the
     scoring (and of the model loading); its digest is taken from the same reads.
     """
@@ -193,16 +194,19 @@ def evaluate_models(
             progress=progress,
             data_name=source.name,
         )
+    # The data as the caller names it (the bot: the policy's name inside its data root),
+    # never a path of the machine that ran the evaluation unless that is how it was given.
+    shown = str(data_path) if data_name is None else data_name
     provenance = Provenance(
         data_sha256=digest.hexdigest(),
-        data_path=str(data_path),
+        data_path=shown,
         label=label,
         champion_uri=champion_uri,
         challenger_uri=challenger_uri,
         champion_run_id=None if champion is None else champion.run_id,
         challenger_run_id=challenger.run_id,
         code_version=bot.__version__,
-        command=reproduce_command(champion_uri, challenger_uri, data_path, label, seed),
+        command=reproduce_command(champion_uri, challenger_uri, shown, label, seed),
     )
     return result.comparison(provenance)
 

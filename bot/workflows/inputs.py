@@ -105,6 +105,7 @@ def compare(
             data_root / dataset.dataset,
             dataset.label,
             tracking_uri=tracking_uri,
+            data_name=dataset.dataset,
         )
     notes: tuple[str, ...] = ()
     if dataset is not None:

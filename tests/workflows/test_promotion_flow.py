@@ -70,6 +70,11 @@ def test_better_version_opens_one_pull_request_with_report_and_passing_status(
     assert pr is not None and not pr.draft
     assert pr.head_ref == promotion_branch(MODEL, ENV)
     assert "| f1 |" in pr.body and "paired" in pr.body
+    # The data as the policy names it, never a path of the bot's machine.
+    data_root = world.services.data_root
+    assert data_root is not None and str(data_root) not in pr.body and str(tmp_path) not in pr.body
+    assert "| evaluation data | churn-eval.parquet |" in pr.body
+    assert "--data churn-eval.parquet" in pr.body
     assert pr.requested_teams == ("ml-reviewers",)
     assert world.forge.get_pull_request(pr.number).requested_teams == ("ml-reviewers",)
     checks = world.forge.get_checks(pr.head_sha)
