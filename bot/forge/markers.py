@@ -168,3 +168,38 @@ def is_github_merge(commit: CommitFacts) -> bool:
         commit.committer_login or ""
     ).lower() == GITHUB_COMMITTER_LOGIN
     return len(commit.parents) == 2 and by_github and commit.verified
+
+
+@dataclass(frozen=True)
+class HumanCommitNotice:
+    """What promobot says when a promotion branch's head is someone else's commit: the
+    error without a pull request, else the comment on it and the outcome's detail."""
+
+    branch: str
+    head: str
+
+    @property
+    def why(self) -> str:
+        """The reason promobot left the branch alone."""
+        return (
+            f"promobot did not update `{self.branch}`: its head {self.head[:7]} was not "
+            "committed by promobot, and promobot never force-pushes over someone's commits."
+        )
+
+    @property
+    def hint(self) -> str:
+        """How to go on when the branch has no pull request."""
+        return f"delete the branch {self.branch} (or open its pull request) and retry"
+
+    @property
+    def comment(self) -> str:
+        """The comment (under `HUMAN_COMMIT_MARKER`) on the branch's pull request."""
+        fix = (
+            "To hand the promotion back to the bot, close this pull request or reset the "
+            "branch to the bot's commit; the next challenger then updates it again."
+        )
+        return f"{self.why}\n\n{fix}"
+
+    def detail(self, number: int) -> str:
+        """The outcome's one line."""
+        return f"#{number} has a commit by someone else at {self.head[:7]}; left it alone"

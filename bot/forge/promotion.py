@@ -32,6 +32,7 @@ from bot.forge.convert import pull_request_info
 from bot.forge.markers import (
     CONTENT_TRAILER,
     HUMAN_COMMIT_MARKER,
+    HumanCommitNotice,
     bot_section,
     commit_message,
     content_digest,
@@ -271,30 +272,21 @@ def update_promotion_branch(
 def _stop_for_human_commit(
     session: RepoSession, name: str, pull: PullRequest | None, head: str
 ) -> PromotionPR:
-    why = (
-        f"promobot did not update `{name}`: its head {head[:7]} was not committed "
-        "by promobot, and promobot never force-pushes over someone's commits."
-    )
+    notice = HumanCommitNotice(name, head)
     if pull is None:
-        raise ForgeHumanCommitError(
-            why, hint=f"delete the branch {name} (or open its pull request) and retry"
-        )
-    fix = (
-        "To hand the promotion back to the bot, close this pull request or reset the branch "
-        "to the bot's commit; the next challenger then updates it again."
-    )
+        raise ForgeHumanCommitError(notice.why, hint=notice.hint)
     upsert_comment(
         session,
         session.repo.get_issue(pull.number),
         marker=HUMAN_COMMIT_MARKER,
-        body=f"{why}\n\n{fix}",
+        body=notice.comment,
     )
     return PromotionPR(
         outcome=PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT,
         pull_request=pull_request_info(pull),
         branch=name,
         commit_sha=head,
-        detail=f"#{pull.number} has a commit by someone else at {head[:7]}; left it alone",
+        detail=notice.detail(pull.number),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.forge.base import PromotionPR
+from bot.forge.base import Forge, PromotionPR
 from bot.forge.github import GitHubForge
 from bot.forge.settings import GitHubSettings
 from tests.support.contract import RestContract, WebhookContract
@@ -100,7 +100,7 @@ def forge(
     return make_forge(app_settings(github_sandbox))
 
 
-def promote(forge: GitHubForge, version: int, **overrides: Any) -> PromotionPR:
+def promote(forge: Forge, version: int, **overrides: Any) -> PromotionPR:
     """Open or update the churn-classifier promotion for `version`."""
     values: dict[str, Any] = {
         "model": "churn-classifier",

@@ -38,7 +38,7 @@ from bot.forge.base import (
 )
 from bot.forge.markers import BODY_BEGIN, BODY_END, CONTENT_TRAILER, HUMAN_COMMIT_MARKER, trailer
 from bot.forge.permissions import missing_permissions
-from tests.forge.support import APP_BOT, MANIFEST, manifest_text
+from tests.forge.support import APP_BOT, MANIFEST, manifest_text, promote
 from tests.support.forge_sites import FORGE_KINDS, Site, SiteSetup, open_site
 from tests.support.github_sandbox import APP_ID, APP_PERMISSIONS, ORG, REPO_NAME
 from tests.support.memory_github import Protection
@@ -80,23 +80,6 @@ def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
 def site(start: Start) -> Site:
     """The default seed: the repository, its people and the App."""
     return start()
-
-
-def promote(forge: Forge, version: int, **overrides: Any) -> PromotionPR:
-    """Open or update the churn-classifier promotion for `version`."""
-    values: dict[str, Any] = {
-        "model": "churn-classifier",
-        "environment": "production",
-        "manifest_path": MANIFEST,
-        "manifest_text": manifest_text(version),
-        "title": f"Promote churn-classifier v{version} to production",
-        "body": f"## Report\nchallenger v{version} beats the champion",
-        "labels": ["promotion", "model:churn-classifier"],
-        "reviewers": ["carol"],
-        "team_reviewers": ["ml-reviewers"],
-    }
-    values.update(overrides)
-    return forge.open_or_update_promotion(**values)
 
 
 def merged(forge: Forge, version: int, **overrides: Any) -> PromotionPR:

@@ -30,6 +30,7 @@ from bot.forge.markers import (
     HUMAN_COMMIT_MARKER,
     CommitFacts,
     FileChange,
+    HumanCommitNotice,
     commit_message,
     is_bot_commit,
     is_github_merge,
@@ -169,25 +170,16 @@ def never_asked(
 def stop_for_human_commit(
     forge: MemoryForge, name: str, pull: PullRecord | None, head: str
 ) -> PromotionPR:
-    why = (
-        f"promobot did not update `{name}`: its head {head[:7]} was not committed "
-        "by promobot, and promobot never force-pushes over someone's commits."
-    )
+    notice = HumanCommitNotice(name, head)
     if pull is None:
-        raise ForgeHumanCommitError(
-            why, hint=f"delete the branch {name} (or open its pull request) and retry"
-        )
-    fix = (
-        "To hand the promotion back to the bot, close this pull request or reset the branch "
-        "to the bot's commit; the next challenger then updates it again."
-    )
-    forge.upsert(pull.number, HUMAN_COMMIT_MARKER, f"{why}\n\n{fix}")
+        raise ForgeHumanCommitError(notice.why, hint=notice.hint)
+    forge.upsert(pull.number, HUMAN_COMMIT_MARKER, notice.comment)
     return PromotionPR(
         outcome=PromotionOutcome.BLOCKED_BY_HUMAN_COMMIT,
         pull_request=forge.github.pull_info(pull),
         branch=name,
         commit_sha=head,
-        detail=f"#{pull.number} has a commit by someone else at {head[:7]}; left it alone",
+        detail=notice.detail(pull.number),
     )
 
 
