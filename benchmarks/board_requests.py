@@ -44,6 +44,7 @@ from bot.domain.resolution import resolve_policy  # noqa: E402
 from bot.domain.verdict import decide  # noqa: E402
 from bot.evaluation.compare import compare_metrics  # noqa: E402
 from bot.forge.github import GitHubForge  # noqa: E402
+from bot.forge.permissions import required_permissions  # noqa: E402
 from bot.forge.settings import GitHubSettings  # noqa: E402
 from bot.formats.loading import load_policy_texts  # noqa: E402
 from bot.server.app import create_app  # noqa: E402
@@ -66,16 +67,7 @@ compare:
   primary: {metric: f1, direction: maximize, min_absolute_change: 0.01, significance: null}
 approval: {required_approvals: 1, teams: [ml-reviewers]}
 """
-PERMISSIONS = {
-    "metadata": "read",
-    "contents": "write",
-    "pull_requests": "write",
-    "issues": "write",
-    "checks": "write",
-    "statuses": "write",
-    "deployments": "write",
-    "members": "read",
-}
+PERMISSIONS = required_permissions()
 
 
 def manifest(model: str, version: str, champion: str | None = None) -> str:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import ServedRepositories, workflows_factory  # noqa: E402
 from bot.forge.base import CommitState, DeploymentState  # noqa: E402
+from bot.forge.permissions import required_permissions  # noqa: E402
 from bot.forge.settings import GitHubSettings  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sql import SqlEventStore  # noqa: E402
@@ -53,16 +54,7 @@ REGISTERED_MODELS = 200
 TICKS_PER_HOUR = 60
 GOAL = 250
 START = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
-PERMISSIONS = {
-    "metadata": "read",
-    "contents": "write",
-    "pull_requests": "write",
-    "issues": "write",
-    "checks": "write",
-    "statuses": "write",
-    "deployments": "write",
-    "members": "read",
-}
+PERMISSIONS = required_permissions()
 POLICY = """apiVersion: promobot/v1
 kind: PromotionPolicy
 name: team

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.demo.processes import Service, Services, free_port, promobot_command
-from bot.forge.permissions import EVENTS
+from bot.forge.permissions import EVENTS, required_permissions
 
 ORG = "acme"
 REPO = "acme/models"
@@ -28,16 +28,7 @@ INSTALLATION_ID = 2002
 BOT_LOGIN = "promobot[bot]"
 USERS = {"alice": "alice-demo-token", "carol": "carol-demo-token"}
 """alice administers the organisation; carol is in the churn team and approves."""
-APP_PERMISSIONS = {
-    "metadata": "read",
-    "contents": "write",
-    "pull_requests": "write",
-    "issues": "write",
-    "checks": "write",
-    "statuses": "write",
-    "deployments": "write",
-    "members": "read",
-}
+APP_PERMISSIONS = required_permissions()
 """The installation's permissions: exactly the README's table ("Install as a GitHub App"),
 in GitHub's names; `members` is the organization permission Members, to read teams."""
 

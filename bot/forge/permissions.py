@@ -118,6 +118,11 @@ def describe_need(need: Need) -> str:
     return f"{need.title}: {need.level.name.lower()} ({need.why})"
 
 
+def required_permissions() -> dict[str, str]:
+    """`NEEDS` as GitHub writes an App's permissions: `{"contents": "write", ...}`."""
+    return {need.name: need.level.name.lower() for need in NEEDS}
+
+
 def app_manifest(name: str, webhook_url: str, homepage: str) -> dict[str, Any]:
     """The manifest of GitHub's App manifest flow, with exactly what promobot needs.
 
@@ -128,6 +133,6 @@ def app_manifest(name: str, webhook_url: str, homepage: str) -> dict[str, Any]:
         "url": homepage,
         "hook_attributes": {"url": webhook_url, "active": True},
         "public": False,
-        "default_permissions": {need.name: need.level.name.lower() for need in NEEDS},
+        "default_permissions": required_permissions(),
         "default_events": list(EVENTS),
     }

@@ -253,10 +253,7 @@ def update_promotion_branch(
         )
     commit = rebuild(session, found.commit, base_sha, base_tree)
     if commit is None:
-        raise ForgeNothingToChangeError(
-            f"{pull.base.ref} already holds what #{number} changes",
-            hint="close the pull request; there is nothing left to promote",
-        )
+        raise already_promoted(pull.base.ref, number)
     session.move_branch(branch, commit)
     return PromotionPR(
         outcome=PromotionOutcome.UPDATED,
@@ -266,6 +263,14 @@ def update_promotion_branch(
         branch=branch,
         commit_sha=commit,
         detail=f"#{number}: made its commit again on {pull.base.ref} at {base_sha[:7]}",
+    )
+
+
+def already_promoted(base: str, number: int) -> ForgeNothingToChangeError:
+    """The error when rebuilding #`number` on `base` leaves nothing to change."""
+    return ForgeNothingToChangeError(
+        f"{base} already holds what #{number} changes",
+        hint="close the pull request; there is nothing left to promote",
     )
 
 

@@ -138,17 +138,26 @@ def _revert_commit(
     entries = revert_entries(paths, before, merged_files, now)
     tree = session.create_tree(head_tree, entries)
     if tree == head_tree:
-        raise ForgeNothingToChangeError(
-            f"the default branch already has the files #{number} changed as they were before it",
-            hint="it looks reverted already; nothing to do",
-        )
-    message = commit_message(
+        raise already_reverted(number)
+    return session.create_commit(revert_message(title, number, merge_commit), tree, head_sha)
+
+
+def already_reverted(number: int) -> ForgeNothingToChangeError:
+    """The error when the default branch already holds the files as before #`number`."""
+    return ForgeNothingToChangeError(
+        f"the default branch already has the files #{number} changed as they were before it",
+        hint="it looks reverted already; nothing to do",
+    )
+
+
+def revert_message(title: str, number: int, merge_commit: str) -> str:
+    """The message of the commit that reverts #`number` (merged as `merge_commit`)."""
+    return commit_message(
         f'Revert "{title}"',
         revert_branch(number),
         merge_commit,
         body=f"This reverts commit {merge_commit}, the merge of #{number}.",
     )
-    return session.create_commit(message, tree, head_sha)
 
 
 def _point_branch(session: RepoSession, branch: str, commit: str) -> None:

@@ -14,7 +14,6 @@ from bot.forge.base import (
     ForgeHeadMovedError,
     ForgeHumanCommitError,
     ForgeMergeBlockedError,
-    ForgeNothingToChangeError,
     ForgeNotMergeableError,
     ForgeRevertConflictError,
     MergeBlock,
@@ -31,12 +30,13 @@ from bot.forge.markers import (
     CommitFacts,
     FileChange,
     HumanCommitNotice,
-    commit_message,
     is_bot_commit,
     is_github_merge,
     replace_bot_section,
     trailer,
 )
+from bot.forge.promotion import already_promoted
+from bot.forge.revert import already_reverted, revert_message
 from tests.support.memory_git import Commit, apply_changes, blob_sha, changed_paths, tree_sha
 from tests.support.memory_github import WEB_FLOW, PullRecord
 
@@ -209,10 +209,7 @@ def update_branch(forge: MemoryForge, pull: PullRecord, expected: str | None) ->
     parent = git.commits[found.parents[0]].files
     files = apply_changes(base.files, changed_paths(parent, found.files))
     if tree_sha(files) == base.tree:
-        raise ForgeNothingToChangeError(
-            f"{pull.base_ref} already holds what #{number} changes",
-            hint="close the pull request; there is nothing left to promote",
-        )
+        raise already_promoted(pull.base_ref, number)
     commit = forge._commit(files, base.sha, found.message)
     git.branches[branch] = commit.sha
     return PromotionPR(
@@ -363,17 +360,8 @@ def _revert_commit(
         )
     files = apply_changes(head.files, {path: before.get(path) for path in paths})
     if tree_sha(files) == head.tree:
-        raise ForgeNothingToChangeError(
-            f"the default branch already has the files #{number} changed as they were before it",
-            hint="it looks reverted already; nothing to do",
-        )
-    message = commit_message(
-        f'Revert "{title}"',
-        revert_branch(number),
-        merge_commit,
-        body=f"This reverts commit {merge_commit}, the merge of #{number}.",
-    )
-    return forge._commit(files, head.sha, message).sha
+        raise already_reverted(number)
+    return forge._commit(files, head.sha, revert_message(title, number, merge_commit)).sha
 
 
 def _point_branch(forge: MemoryForge, branch: str, commit: str) -> None:
