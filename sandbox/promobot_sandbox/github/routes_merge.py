@@ -80,7 +80,11 @@ def merge_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Respon
     )
     if blockers:
         raise ApiError(405, blockers[0].message, docs=PROTECTION_DOCS)
-    sha = _merge_commit(ctx, git, record, pr, body, base=view.base_sha, head=view.head_sha)
+    # One moment for the merge commit and `merged_at`, as GitHub shows them.
+    stamp = now()
+    sha = _merge_commit(
+        ctx, git, record, pr, body, base=view.base_sha, head=view.head_sha, stamp=stamp
+    )
     if method != "rebase":
         mark_verified(ctx.sb.store, record, sha)
     ref = f"refs/heads/{pr['base_ref']}"
@@ -88,7 +92,6 @@ def merge_pull(owner: str, repo: str, number: int, ctx: C, body: Body) -> Respon
         git.update_ref(ref, sha, view.base_sha)
     except GitError as error:
         raise ApiError(405, BASE_MODIFIED) from error
-    stamp = now()
     pr.update(
         state="closed",
         merged_at=stamp,
@@ -153,10 +156,17 @@ def update_branch(owner: str, repo: str, number: int, ctx: C, body: Body) -> Res
 
 
 def _merge_commit(
-    ctx: Ctx, git: GitRepo, record: Record, pr: Record, body: Any, *, base: str, head: str
+    ctx: Ctx,
+    git: GitRepo,
+    record: Record,
+    pr: Record,
+    body: Any,
+    *,
+    base: str,
+    head: str,
+    stamp: str,
 ) -> str:
     method = body.get("merge_method") or "merge"
-    stamp = now()
     committer = Person(WEB_FLOW.name, WEB_FLOW.email, stamp)
     merger = ctx.sb.user(ctx.who.login or "") or {}
     merger_person = Person(
