@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from github import Auth, Github
 from mlflow.tracking import MlflowClient
 
 from bot.app import RegistryPool, TargetPool
 from bot.demo.data import ENVIRONMENT, MODEL, DemoData, train
 from bot.demo.narration import Narrator
-from bot.demo.processes import wait_until
+from bot.demo.processes import LOOPBACK, wait_until
 from bot.demo.world import (
     REPO,
     UNRELATED_REPO,
@@ -63,7 +62,7 @@ class Scenario:
         self.clients.clear()
 
     def serving_version(self) -> str | None:
-        view = httpx.get(f"{self.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
+        view = LOOPBACK.get(f"{self.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
         full = [v for v in view.get("versions", []) if v.get("traffic") == 100]
         return str(full[0]["version"]) if full else None
 
@@ -75,7 +74,7 @@ class Scenario:
         return {"dataframe_split": rows.to_dict(orient="split", index=False)}
 
     def predict(self) -> dict[str, Any]:
-        reply = httpx.post(
+        reply = LOOPBACK.post(
             f"{self.world.url('serving')}/v1/models/{MODEL}/predict",
             json=self.predict_body(),
             timeout=30,

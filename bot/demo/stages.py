@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import httpx
-
 from bot.demo.data import MODEL, train
 from bot.demo.loop import (
     Scenario,
@@ -17,7 +15,7 @@ from bot.demo.loop import (
     run_git,
     save_report,
 )
-from bot.demo.processes import wait_until
+from bot.demo.processes import LOOPBACK, wait_until
 from bot.demo.world import REPO
 from bot.domain.layout import manifest_path
 from bot.gitrepo import GitRepo
@@ -103,7 +101,7 @@ def add_staging(scenario: Scenario, v1: TrainedVersion) -> None:
 
 def serving_version(scenario: Scenario, environment: str) -> str | None:
     url = f"{scenario.world.url('serving')}/v1/models/{MODEL}"
-    view = httpx.get(url, params={"environment": environment}, timeout=5).json()
+    view = LOOPBACK.get(url, params={"environment": environment}, timeout=5).json()
     full = [v for v in view.get("versions", []) if v.get("traffic") == 100]
     return str(full[0]["version"]) if full else None
 
@@ -140,7 +138,7 @@ def through_staging(scenario: Scenario) -> None:
     )
     rows = scenario.predict_body()
     for _ in range(STAGING_REQUESTS):
-        reply = httpx.post(
+        reply = LOOPBACK.post(
             f"{scenario.world.url('serving')}/v1/models/{MODEL}/predict",
             params={"environment": "staging"},
             json=rows,

@@ -128,6 +128,9 @@ def launch_mlflow(world: World) -> None:
             "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
             "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
             "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            # No job runner: it starts about seven worker processes, each importing MLflow,
+            # for server-side jobs the demo never submits (webhooks are sent without it).
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         },
         f"{world.tracking_uri}/health",
     )

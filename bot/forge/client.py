@@ -10,11 +10,16 @@ a success, so they are not repeated blindly (see `bot.forge.idempotent`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github, GithubIntegration, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
@@ -250,11 +255,42 @@ def git_credentials(settings: GitHubSettings, auth: Auth.Auth) -> GitCredentials
     return GitCredentials(username=TOKEN_USERNAME, password=SecretStr(token))
 
 
+@functools.lru_cache(maxsize=4)
+def _app_key(pem: str) -> rsa.RSAPrivateKey:
+    """The App's RSA key, parsed and checked once (about 30 ms of CPU): PyGithub would
+    parse the PEM text again for every JSON web token it signs."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as error:
+        raise UserInputError(
+            "github: the App private key is not an unencrypted PEM private key",
+            hint="download a private key in the App's settings and use the .pem file as it is",
+        ) from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise UserInputError(
+            "github: the App private key is not an RSA key",
+            hint="GitHub Apps sign with RS256: download a private key in the App's settings",
+        )
+    return key
+
+
+def app_signer(pem: str) -> Callable[[dict[str, Any]], str]:
+    """Signs the App's JSON web tokens (RS256) with its private key.
+    https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+    """
+    key = _app_key(pem)
+
+    def sign(payload: dict[str, Any]) -> str:
+        return jwt.encode(payload, key=key, algorithm="RS256")
+
+    return sign
+
+
 def make_integration(settings: GitHubSettings) -> GithubIntegration:
     """The App itself, authenticated with a JSON web token signed by its private key."""
     assert settings.app_id is not None
     return GithubIntegration(
-        auth=Auth.AppAuth(settings.app_id, read_private_key(settings)),
+        auth=Auth.AppAuth(settings.app_id, sign_func=app_signer(read_private_key(settings))),
         base_url=settings.base_url.rstrip("/"),
         timeout=settings.timeout_seconds,
         user_agent=USER_AGENT,

@@ -35,6 +35,7 @@ from promobot_sandbox.azure.server import SandboxAzureServer
 from bot.azure.clients import azure_ai_ml, build_ml_client
 from bot.azure.settings import AzureSettings
 from bot.domain.manifest import ModelManifest
+from tests.support.http import LOCAL
 
 MODEL = "churn"
 VERSIONS = ("1", "2", "3")
@@ -90,19 +91,19 @@ class AzureWorld:
 
     def fault(self, **fault: Any) -> None:
         """Inject a fault through the sandbox's HTTP hook."""
-        response = httpx.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault})
+        response = LOCAL.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault})
         response.raise_for_status()
 
     def seed(self, **patch: Any) -> dict[str, Any]:
         """Change the sandbox's seed (quota, names taken, identities, ...); returns it whole."""
-        response = httpx.patch(f"{self.base_url}/_sandbox/seed", json=patch)
+        response = LOCAL.patch(f"{self.base_url}/_sandbox/seed", json=patch)
         response.raise_for_status()
         seeded: dict[str, Any] = response.json()
         return seeded
 
     def clock(self) -> float:
         """The sandbox's time (epoch seconds), which may run faster than the wall clock."""
-        now: float = httpx.get(f"{self.base_url}/_sandbox/clock").json()["now"]
+        now: float = LOCAL.get(f"{self.base_url}/_sandbox/clock").json()["now"]
         return now
 
     def register(
@@ -145,7 +146,7 @@ class AzureWorld:
 
     def requests(self, pattern: str = "") -> list[dict[str, Any]]:
         """Logged requests whose `METHOD path` matches `pattern`."""
-        entries = httpx.get(f"{self.base_url}/_sandbox/requests").json()
+        entries = LOCAL.get(f"{self.base_url}/_sandbox/requests").json()
         return [e for e in entries if re.search(pattern, f"{e['method']} {e['path']}")]
 
     def score(
@@ -288,9 +289,9 @@ def own_sandbox(azure: AzureWorld, folder: Path, **config: Any) -> Iterator[Azur
 def azure(azure_world: AzureWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureWorld]:
     """The session's sandbox with no faults left over, and azure-ai-ml's global cloud undone."""
     monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
-    httpx.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
+    LOCAL.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
     yield azure_world
-    httpx.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
+    LOCAL.delete(f"{azure_world.base_url}/_sandbox/faults").raise_for_status()
 
 
 # The strict sandbox Azure ---------------------------------------------------------------
@@ -342,23 +343,23 @@ class StrictAzure:
 
     def seed(self, **patch: Any) -> dict[str, Any]:
         """Change the sandbox's seed through its test hook; returns the whole seed."""
-        response = httpx.patch(f"{self.base_url}/_sandbox/seed", json=patch)
+        response = LOCAL.patch(f"{self.base_url}/_sandbox/seed", json=patch)
         response.raise_for_status()
         seeded: dict[str, Any] = response.json()
         return seeded
 
     def fault(self, **fault: Any) -> None:
         """Inject a fault through the sandbox's test hook."""
-        httpx.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault}).raise_for_status()
+        LOCAL.post(f"{self.base_url}/_sandbox/faults", json={"fault": fault}).raise_for_status()
 
     def statuses(self, pattern: str) -> list[int]:
         """Statuses of the logged requests whose `METHOD path` matches `pattern`."""
-        entries = httpx.get(f"{self.base_url}/_sandbox/requests").json()
+        entries = LOCAL.get(f"{self.base_url}/_sandbox/requests").json()
         return [e["status"] for e in entries if re.search(pattern, f"{e['method']} {e['path']}")]
 
     def clock(self) -> float:
         """The sandbox's time (epoch seconds), which may run faster than the wall clock."""
-        now: float = httpx.get(f"{self.base_url}/_sandbox/clock").json()["now"]
+        now: float = LOCAL.get(f"{self.base_url}/_sandbox/clock").json()["now"]
         return now
 
     def register(self, version: str, run_id: str, model_type: str = "mlflow_model") -> None:
@@ -547,9 +548,9 @@ def strict_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrictAzu
 def strict(strict_world: StrictAzure, monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAzure]:
     """The strict sandbox with no faults left over, and azure-ai-ml's global cloud undone."""
     monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
-    httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
+    LOCAL.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
     yield strict_world
-    httpx.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
+    LOCAL.delete(f"{strict_world.base_url}/_sandbox/faults").raise_for_status()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import isodate
 import pytest
 from azure.devops.v7_1.pipelines import models as pipeline_models
@@ -17,6 +16,7 @@ from bot.domain.manifest import ModelManifest
 from bot.errors import TargetError
 from bot.targets.azure_devops import AzureDevOpsTarget, build_pipelines_client
 from tests.azure.conftest import AzureWorld
+from tests.support.http import LOCAL
 
 
 def _settings(azure: AzureWorld, **overrides: Any) -> AzureDevOpsSettings:
@@ -115,7 +115,7 @@ def _listed(azure: AzureWorld, pipeline_id: int) -> list[dict[str, Any]]:
     """The pipeline's runs as Runs - List answers: no template parameters, in no order."""
     organization = f"{azure.base_url}/{azure.config.devops_organization}"
     url = f"{organization}/ml-platform/_apis/pipelines/{pipeline_id}/runs"
-    response = httpx.get(url, auth=("", azure.config.devops_pat))
+    response = LOCAL.get(url, auth=("", azure.config.devops_pat))
     response.raise_for_status()
     runs: list[dict[str, Any]] = response.json()["value"]
     return runs
@@ -127,7 +127,7 @@ def _runs(azure: AzureWorld, pipeline_id: int) -> list[dict[str, Any]]:
     url = f"{organization}/ml-platform/_apis/pipelines/{pipeline_id}/runs"
     found = []
     for listed in sorted(_listed(azure, pipeline_id), key=lambda r: int(r["id"])):
-        response = httpx.get(f"{url}/{listed['id']}", auth=("", azure.config.devops_pat))
+        response = LOCAL.get(f"{url}/{listed['id']}", auth=("", azure.config.devops_pat))
         response.raise_for_status()
         found.append(response.json())
     return found

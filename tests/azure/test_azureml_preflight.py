@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from bot.errors import TargetError, UserInputError
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import AzureWorld, make_manifest, own_sandbox
+from tests.support.http import LOCAL
 
 WORKSPACE_OPERATOR: dict[str, Any] = {
     "token": "workspace-operator",
@@ -176,7 +176,7 @@ def test_a_model_that_names_an_environment_skips_the_no_code_rules(models: Azure
 
     outcome = _target(models).apply(manifest, lambda _l: None)
 
-    deployment = httpx.get(
+    deployment = LOCAL.get(
         f"{models.base_url}{models.config.workspace_path}/onlineEndpoints/ep-own-env"
         "/deployments/v-36",
         params={"api-version": "2023-04-01-preview"},

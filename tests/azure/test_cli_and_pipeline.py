@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from promobot_sandbox.azure.config import SandboxAzureConfig
 from ruamel.yaml import YAML
 
@@ -18,6 +17,7 @@ from bot.azure.settings import AzureDevOpsSettings
 from bot.domain.manifest import ModelManifest
 from bot.targets.azure_devops import AzureDevOpsTarget
 from tests.azure.conftest import AzureWorld
+from tests.support.http import LOCAL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
         try:
             url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
             token = _wait_for_line(process, "  export PROMOBOT_AZURE_TOKEN=", 5)
-            workspace = httpx.get(
+            workspace = LOCAL.get(
                 url + SandboxAzureConfig(data_dir=tmp_path).workspace_path,
                 params={"api-version": "2023-04-01-preview"},
                 headers={"Authorization": f"Bearer {token.strip().split('=', 1)[1]}"},
@@ -79,8 +79,8 @@ def test_the_example_pipeline_takes_the_parameters_the_target_sends(azure: Azure
     manifest = _manifest_for_pipeline(31)
     outcome = AzureDevOpsTarget(settings).apply(manifest, lambda _l: None)
     runs_url = f"{settings.organization_url}/ml-platform/_apis/pipelines/31/runs"
-    [listed] = httpx.get(runs_url, auth=("", azure.config.devops_pat)).json()["value"]
-    run = httpx.get(f"{runs_url}/{listed['id']}", auth=("", azure.config.devops_pat)).json()
+    [listed] = LOCAL.get(runs_url, auth=("", azure.config.devops_pat)).json()["value"]
+    run = LOCAL.get(f"{runs_url}/{listed['id']}", auth=("", azure.config.devops_pat)).json()
 
     declared = {p["name"] for p in _pipeline()["parameters"]}
 
@@ -148,8 +148,8 @@ def test_the_cli_takes_a_seed_and_a_clock_factor(tmp_path: Path) -> None:
     ) as process:
         try:
             url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
-            seeded = httpx.get(f"{url}/_sandbox/seed").json()
-            clock = httpx.get(f"{url}/_sandbox/clock").json()
+            seeded = LOCAL.get(f"{url}/_sandbox/seed").json()
+            clock = LOCAL.get(f"{url}/_sandbox/clock").json()
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)

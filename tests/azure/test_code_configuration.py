@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.domain.manifest import ModelManifest
 from bot.errors import UserInputError
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import AzureWorld, make_manifest, own_sandbox
+from tests.support.http import LOCAL
 
 MODEL = "churn-scored"
 VERSION = "41"
@@ -49,7 +49,7 @@ def _manifest(endpoint: str, **deployment: Any) -> ModelManifest:
 
 def _recorded(world: AzureWorld, endpoint: str, deployment: str) -> dict[str, Any]:
     """The deployment as the sandbox stored it from the create-or-update body."""
-    response = httpx.get(
+    response = LOCAL.get(
         f"{world.base_url}{world.config.workspace_path}/onlineEndpoints/{endpoint}"
         f"/deployments/{deployment}",
         params={"api-version": "2023-04-01-preview"},

@@ -22,6 +22,7 @@ from promobot_sandbox.azure.server import SandboxAzureServer
 from bot.azure.clients import azure_ai_ml
 from bot.targets.azureml import AzureMLTarget
 from tests.azure.conftest import FEATURES, ROWS, AzureWorld, make_manifest
+from tests.support.http import LOCAL
 
 API = {"api-version": "2023-04-01-preview"}
 
@@ -318,9 +319,9 @@ def test_a_deployment_with_traffic_cannot_be_deleted(azure: AzureWorld) -> None:
 def test_requests_without_credentials_are_refused(azure: AzureWorld) -> None:
     """ARM wants the bearer token, DevOps the PAT, the scoring URI the endpoint key."""
     AzureMLTarget(azure.settings()).apply(make_manifest("1", "ep-auth-raw"), lambda _l: None)
-    workspace = httpx.get(azure.base_url + azure.config.workspace_path, params=API)
+    workspace = LOCAL.get(azure.base_url + azure.config.workspace_path, params=API)
     devops = httpx.options(f"{azure.base_url}/{azure.config.devops_organization}/_apis")
-    score = httpx.post(
+    score = LOCAL.post(
         f"{azure.base_url}/inference/ep-auth-raw/score",
         json={"input_data": {"columns": FEATURES, "data": ROWS}},
         headers={"Authorization": "Bearer wrong"},
@@ -337,13 +338,13 @@ def test_requests_without_credentials_are_refused(azure: AzureWorld) -> None:
 def test_faults_fire_their_count_then_stop(azure: AzureWorld) -> None:
     """The test hook lists active faults; a fault disappears after its last firing."""
     azure.fault(kind="http", method="GET", path="/onlineEndpoints$", status=503, count=2)
-    assert httpx.get(f"{azure.base_url}/_sandbox/faults").json()[0]["remaining"] == 2
+    assert LOCAL.get(f"{azure.base_url}/_sandbox/faults").json()[0]["remaining"] == 2
 
     with _arm(azure) as arm:
         codes = [arm.get("/onlineEndpoints").status_code for _ in range(3)]
 
     assert codes == [503, 503, 200]
-    assert httpx.get(f"{azure.base_url}/_sandbox/faults").json() == []
+    assert LOCAL.get(f"{azure.base_url}/_sandbox/faults").json() == []
 
 
 def test_state_survives_a_restart(azure: AzureWorld, tmp_path: Path) -> None:

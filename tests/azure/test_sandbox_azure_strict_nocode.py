@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from tests.azure.conftest import FEATURES, ROWS, STRICT_MODEL, StrictAzure, ml_entities
+from tests.support.http import LOCAL
 
 CRASHED = "User container has crashed or terminated: Liveness probe failed"
 
@@ -140,7 +140,7 @@ def test_the_front_end_fails_in_plain_text(
 
     with pytest.raises(MlException) as failed:
         ml.online_endpoints.invoke(serving, request_file=request_file)
-    httpx.delete(f"{strict.base_url}/_sandbox/faults").raise_for_status()
+    LOCAL.delete(f"{strict.base_url}/_sandbox/faults").raise_for_status()
     answer = ml.online_endpoints.invoke(serving, request_file=request_file)
 
     assert not isinstance(failed.value, HttpResponseError)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import pytest
+
+from tests.support.http import LOCAL
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 START_TIMEOUT = 30.0
@@ -125,7 +126,7 @@ class Chromium:
             stderr=subprocess.DEVNULL,
         )
         port = _devtools_port(profile / "DevToolsActivePort", self._process)
-        version = httpx.get(f"http://127.0.0.1:{port}/json/version", timeout=10).json()
+        version = LOCAL.get(f"http://127.0.0.1:{port}/json/version", timeout=10).json()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from bot.server.settings import ServiceSettings
 from tests.board.world import BoardWorld, board_app, board_settings
+from tests.support.http import LOCAL
 
 TOKEN = "board-token-4f9a1c0e7d"
 
@@ -112,5 +113,5 @@ def test_no_secret_and_no_local_path_is_ever_shown(world: BoardWorld, tmp_path: 
                 assert secret not in answer.text, (path, secret[:12])
         outside = client.get("/api/models/churn-classifier.json").json()["evaluation"]["data"]
         assert outside is None  # this board's data root is elsewhere: the path is not shown
-    inside = httpx.get(f"{world.url}/api/models/churn-classifier.json").json()["evaluation"]
+    inside = LOCAL.get(f"{world.url}/api/models/churn-classifier.json").json()["evaluation"]
     assert inside["data"] == "eval/churn-classifier.parquet"  # relative to the data root

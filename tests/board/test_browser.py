@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import httpx
-
 from bot.domain.comparison import Task
 from bot.formats.loading import load_manifest_text
 from bot.workflows.gate import merge_message
@@ -15,11 +13,12 @@ from tests.board.browser import Page
 from tests.board.world import DECIDED, BoardWorld, clone, multiclass_curves, record_text
 from tests.cd.support import BOB, GitOpsRepo, manifest_text
 from tests.support.github_sandbox import REPO_NAME
+from tests.support.http import LOCAL
 
 
 def served_versions(world: BoardWorld, model: str, environment: str) -> dict[str, int]:
     """What the scoring server answers for (model, environment): version -> traffic."""
-    answer = httpx.get(
+    answer = LOCAL.get(
         f"{world.scoring.url}/v1/models/{model}", params={"environment": environment}
     )
     if answer.status_code == 404:
@@ -35,7 +34,7 @@ def test_grid_shows_what_the_scoring_server_serves(
     scoring server itself answers, its traffic figures too, and a drift must stand out."""
     rows = {"records": [{"a": 0.5, "b": 0.1, "c": 0.0, "d": 1.0}]}
     for _ in range(3):
-        httpx.post(
+        LOCAL.post(
             f"{world.scoring.url}/v1/models/churn-classifier/predict",
             params={"environment": "production"},
             json=rows,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bot.board.access import BoardAccess
 from bot.board.routes import board_routes
 from bot.board.wiring import build_board
@@ -25,6 +23,7 @@ from tests.board.world import (
 )
 from tests.cd.support import manifest_text
 from tests.support.github_sandbox import make_checks, start_github_sandbox
+from tests.support.http import LOCAL
 
 MODELS = 20
 GOAL = 5
@@ -97,14 +96,14 @@ def test_a_board_view_with_twenty_open_promotions_costs_at_most_five_requests(
         try:
             with running(app) as url:
                 sandbox.clear_requests()
-                first = httpx.get(url + "/", timeout=60)
+                first = LOCAL.get(url + "/", timeout=60)
                 cold = requests_made(sandbox)
                 sandbox.clear_requests()
-                httpx.get(url + "/", timeout=60)
+                LOCAL.get(url + "/", timeout=60)
                 cached = requests_made(sandbox)
                 clock[0] += 31
                 sandbox.clear_requests()
-                httpx.get(url + "/api/board.json", timeout=60)
+                LOCAL.get(url + "/api/board.json", timeout=60)
                 expired = requests_made(sandbox)
         finally:
             service.close()

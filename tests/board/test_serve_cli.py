@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from tests.cd.support import GitOpsRepo
+from tests.support.http import LOCAL
 
 LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -79,12 +78,12 @@ def test_serve_shows_the_board_of_its_checkout(tmp_path: Path) -> None:
         PROMOBOT_BOARD_ENABLED="true",
     ) as (url, printed):
         assert f"the promotion board is at {url}/" in printed
-        board = httpx.get(f"{url}/api/board.json", timeout=30).json()
+        board = LOCAL.get(f"{url}/api/board.json", timeout=30).json()
         (row,) = board["rows"]
         (cell,) = row["cells"]
         assert (row["model"], cell["wanted"], cell["status"]) == ("churn", "3", "unknown")
         assert "scoring server" in cell["detail"]
-        assert httpx.get(url + "/", timeout=30).status_code == 200
+        assert LOCAL.get(url + "/", timeout=30).status_code == 200
 
 
 def test_without_a_token_the_board_is_served_only_when_enabled(tmp_path: Path) -> None:
@@ -93,17 +92,17 @@ def test_without_a_token_the_board_is_served_only_when_enabled(tmp_path: Path) -
     with promobot_serve(tmp_path) as (url, printed):
         assert "the promotion board is at" not in printed
         assert "the promotion board is not served: set PROMOBOT_BOARD_TOKEN" in printed
-        assert httpx.get(url + "/", timeout=30).status_code == 404
-        assert httpx.get(url + "/api/board.json", timeout=30).status_code == 404
-        assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+        assert LOCAL.get(url + "/", timeout=30).status_code == 404
+        assert LOCAL.get(url + "/api/board.json", timeout=30).status_code == 404
+        assert LOCAL.get(url + "/healthz", timeout=30).status_code == 200
 
 
 def test_serve_without_the_board(tmp_path: Path) -> None:
     """PROMOBOT_BOARD_ENABLED=false leaves only the webhooks and health routes."""
     with promobot_serve(tmp_path, PROMOBOT_BOARD_ENABLED="false") as (url, printed):
         assert "promotion board" not in printed
-        assert httpx.get(url + "/", timeout=30).status_code == 404
-        assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+        assert LOCAL.get(url + "/", timeout=30).status_code == 404
+        assert LOCAL.get(url + "/healthz", timeout=30).status_code == 200
 
 
 def test_a_fetch_that_fails_shows_no_local_path(tmp_path: Path) -> None:
@@ -116,8 +115,8 @@ def test_a_fetch_that_fails_shows_no_local_path(tmp_path: Path) -> None:
         PROMOBOT_BOARD_GIT_URL=str(hidden),
         PROMOBOT_REPO=str(tmp_path / "no-checkout"),
     ) as (url, _printed):
-        answer = httpx.get(f"{url}/api/board.json", timeout=30)
-        page = httpx.get(url + "/", timeout=30).text
+        answer = LOCAL.get(f"{url}/api/board.json", timeout=30)
+        page = LOCAL.get(url + "/", timeout=30).text
     assert answer.status_code == 200
     problems = answer.json()["problems"]
     assert any("could not fetch" in problem for problem in problems), problems

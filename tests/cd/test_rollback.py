@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -19,12 +18,13 @@ from bot.workflows.apply import ApplyReport, ApplyStatus, apply_changes
 from bot.workflows.history import read_history
 from tests.cd.support import GitOpsRepo
 from tests.serving.support import SAFE_ROWS
+from tests.support.http import LOCAL
 from tests.support.serving_models import Registry
 
 
 def answering_version(server: RunningServer, model: str = "churn") -> str:
     """The version that answers a prediction request right now."""
-    response = httpx.post(
+    response = LOCAL.post(
         f"{server.url}/v1/models/{model}/predict",
         params={"environment": "production"},
         json={"records": SAFE_ROWS},

@@ -14,6 +14,7 @@ from bot.demo.narration import Narrator
 from bot.demo.world import World
 from bot.webhooks.signatures import sign_github
 from tests.conftest import PROJECT_ROOT
+from tests.support.http import LOCAL
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def send_github(scenario: Scenario, body: bytes, delivery: str, secret: str) -> 
         "Content-Type": "application/json",
     }
     try:
-        reply = httpx.post(
+        reply = LOCAL.post(
             f"{scenario.world.url('bot')}/webhooks/github", content=body, headers=headers
         )
     except httpx.TransportError:

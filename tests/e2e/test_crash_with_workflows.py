@@ -16,7 +16,6 @@ import threading
 import time
 from collections import Counter
 
-import httpx
 import pytest
 
 from bot.demo.loop import (
@@ -32,6 +31,7 @@ from bot.store.base import StoredEvent
 from bot.store.sql import SqlEventStore
 from bot.workflows.gate import STATUS_MARKER
 from tests.e2e.conftest import send_github
+from tests.support.http import LOCAL
 
 BURST = 24
 SECONDS_BETWEEN_DELIVERIES = 0.1
@@ -90,7 +90,7 @@ def test_sigkill_mid_burst_with_the_workflows(
     first_answer = f"/repos/{REPO}/issues/{pull.number}/comments$"
     fault = {"path": first_answer, "method": "POST", "status": None, "count": 1}
     fault |= {"latency_ms": 30_000, "answer_late": True}
-    httpx.post(f"{world.url('github')}/_sandbox/faults", json=fault).raise_for_status()
+    LOCAL.post(f"{world.url('github')}/_sandbox/faults", json=fault).raise_for_status()
 
     bot = next(service for service in world.services.started if service.name == "bot")
     comment_ids = list(range(FIRST_COMMENT_ID, FIRST_COMMENT_ID + BURST))

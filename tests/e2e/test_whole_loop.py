@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.demo.loop import (
@@ -34,11 +33,12 @@ from bot.demo.world import REPO, UNRELATED_REPO
 from bot.workflows.gate import STATUS_MARKER
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.conftest import send_github
+from tests.support.http import LOCAL
 
 
 def serving(scenario: Scenario) -> dict[str, int]:
     """GET /v1/models/{model}: version -> traffic share."""
-    view = httpx.get(f"{scenario.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
+    view = LOCAL.get(f"{scenario.world.url('serving')}/v1/models/{MODEL}", timeout=5).json()
     return {v["version"]: v["traffic"] for v in view["versions"] if v["traffic"] > 0}
 
 
@@ -78,7 +78,7 @@ def counts(scenario: Scenario) -> tuple[int, int]:
 
 def ignored_events(scenario: Scenario) -> dict[str, float]:
     """The bot's `/metrics`: events from repositories it does not serve, by kind."""
-    text = httpx.get(f"{scenario.world.url('bot')}/metrics", timeout=5).text
+    text = LOCAL.get(f"{scenario.world.url('bot')}/metrics", timeout=5).text
     return {
         sample.labels["kind"]: sample.value
         for family in text_string_to_metric_families(text)
@@ -123,7 +123,7 @@ def unrelated_repository_is_left_alone(scenario: Scenario) -> None:
     head = webapp.get_commit(pull.head.sha)
     assert not list(head.get_statuses()) and not list(head.get_check_runs())
     assert webapp.get_branch("main").commit.sha == main
-    log = httpx.get(f"{scenario.world.url('github')}/_sandbox/requests", timeout=10).json()
+    log = LOCAL.get(f"{scenario.world.url('github')}/_sandbox/requests", timeout=10).json()
     bot_calls = [
         (entry["method"], entry["path"].partition("?")[0])
         for entry in log

@@ -7,19 +7,19 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import httpx
 from pydantic import SecretStr
 
 from bot.forge.base import GitCredentials
 from bot.forge.gitauth import git_auth
 from tests.support.github_sandbox import GitHubSandbox
+from tests.support.http import LOCAL
 
 SECRET = "ghs_not_a_real_token_0123456789"
 
 
 def can_read_repository(sandbox: GitHubSandbox, credentials: GitCredentials) -> bool:
     token = credentials.password.get_secret_value()
-    answer = httpx.get(
+    answer = LOCAL.get(
         f"{sandbox.base_url}/repos/{sandbox.repo_name}",
         headers={"Authorization": f"token {token}"},
     )

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 from bot.errors import UserInputError
-from bot.forge.client import make_retry, read_private_key, seconds_until_reset
+from bot.forge.client import app_signer, make_retry, read_private_key, seconds_until_reset
 from bot.forge.settings import GitHubSettings
 
 
@@ -61,6 +63,25 @@ def test_unreadable_key_is_a_user_error(tmp_path: Path) -> None:
     )
     with pytest.raises(UserInputError, match=r"cannot read the App private key"):
         read_private_key(settings)
+
+
+def test_a_key_that_is_not_an_rsa_pem_is_a_user_error() -> None:
+    """A truncated file or an EC key is refused when the adapter is built, with what to do,
+    not at the first token request with a cryptography traceback."""
+    with pytest.raises(UserInputError, match="not an unencrypted PEM private key") as caught:
+        app_signer("-----BEGIN PRIVATE KEY-----\n")
+    assert "download a private key" in (caught.value.hint or "")
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    with pytest.raises(UserInputError, match="is not an RSA key"):
+        app_signer(ec_pem)
 
 
 def test_reset_header_arithmetic() -> None:

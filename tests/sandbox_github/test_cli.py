@@ -14,6 +14,8 @@ import pytest
 import yaml
 from promobot_sandbox.cli import main
 
+from tests.support.http import LOCAL
+
 PROMOBOT = str(Path(sys.executable).parent / "promobot")
 
 
@@ -50,7 +52,7 @@ def test_cli_serves_seeded_state(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(
+                response = LOCAL.get(
                     f"{api}/repos/ann/models", headers={"Authorization": "token t-ann"}
                 )
                 break

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
 import pytest
 from github import GithubException, GithubRetry
 
 from tests.support.github_sandbox import GitHubSandbox
+from tests.support.http import LOCAL
 
 
 def test_request_log_lists_and_clears(github_sandbox: GitHubSandbox) -> None:
@@ -133,11 +133,11 @@ def test_a_late_answer_comes_after_the_write_is_done(github_sandbox: GitHubSandb
 
 def test_faults_can_be_listed_and_cleared(github_sandbox: GitHubSandbox) -> None:
     github_sandbox.add_fault(r".*", 500, count=5)
-    assert len(httpx.get(f"{github_sandbox.url}/_sandbox/faults").json()) == 1
-    httpx.delete(f"{github_sandbox.url}/_sandbox/faults")
+    assert len(LOCAL.get(f"{github_sandbox.url}/_sandbox/faults").json()) == 1
+    LOCAL.delete(f"{github_sandbox.url}/_sandbox/faults")
     with github_sandbox.http("bob") as http:
         assert http.get("/user").status_code == 200
-    bad = httpx.post(f"{github_sandbox.url}/_sandbox/faults", json={"path": ".*", "status": 418})
+    bad = LOCAL.post(f"{github_sandbox.url}/_sandbox/faults", json={"path": ".*", "status": 418})
     assert bad.status_code == 422
 
 

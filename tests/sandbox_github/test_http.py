@@ -7,11 +7,11 @@ import base64
 import subprocess
 from pathlib import Path
 
-import httpx
 from promobot_sandbox.github import Checks
 
 from tests.sandbox_github.helpers import MANIFEST, open_pull
 from tests.support.github_sandbox import GitHubSandbox, start_github_sandbox
+from tests.support.http import LOCAL
 
 
 def test_errors_use_githubs_format(github_sandbox: GitHubSandbox) -> None:
@@ -92,6 +92,6 @@ def test_clone_url_is_a_real_clone_and_the_pull_page_renders(
     subprocess.run(["git", "clone", "-q", repo.clone_url, str(clone)], check=True)
     assert (clone / MANIFEST).exists()
     pr = open_pull(repo)
-    page = httpx.get(pr.html_url)
+    page = LOCAL.get(pr.html_url)
     assert page.status_code == 200
     assert "Promote churn-classifier v2" in page.text

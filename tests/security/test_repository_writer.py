@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -44,6 +43,7 @@ from tests.support.github_sandbox import (
     make_checks,
     start_github_sandbox,
 )
+from tests.support.http import LOCAL
 
 BOT = "promobot[bot]"
 BRANCH = "promobot/production/churn-classifier"
@@ -153,7 +153,7 @@ def test_an_unparsable_manifest_gets_exactly_one_failing_status(
     _settle(sandbox, bot)
 
     assert _verdicts(sandbox, pull.head.sha) == ["failure"]
-    scraped = httpx.get(f"{bot.url}/metrics").text
+    scraped = LOCAL.get(f"{bot.url}/metrics").text
     assert "promobot_own_writes_ignored_total" in scraped
 
 

@@ -15,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.server.support import MLFLOW_SECRET, live_service, wait_until
+from tests.support.http import LOCAL
 
 
 def free_port() -> int:
@@ -32,6 +33,8 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         # MLflow refuses plain-HTTP and private-address webhook targets by default.
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        # Webhooks need no job runner (and its worker processes, each importing MLflow).
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     command = [
         sys.executable,
@@ -55,7 +58,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
 
     def is_up() -> bool:
         try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+            return LOCAL.get(f"{url}/health", timeout=2).status_code == 200
         except httpx.TransportError:
             assert process.poll() is None, (tmp_path / "mlflow.log").read_text()
             return False

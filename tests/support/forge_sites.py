@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
 from github import GithubException
 
 from bot.forge.base import CommitState, Forge, GitCredentials
@@ -39,6 +38,7 @@ from tests.support.github_sandbox import (
     start_github_sandbox,
     write_content,
 )
+from tests.support.http import LOCAL
 from tests.support.memory_forge import MemoryForge
 from tests.support.memory_github import MemoryGitHub, Protection, Team, default_teams
 
@@ -358,7 +358,7 @@ class SandboxPeople:
 
     def can_read(self, credentials: GitCredentials) -> bool:
         token = credentials.password.get_secret_value()
-        answer = httpx.get(
+        answer = LOCAL.get(
             f"{self.sandbox.base_url}/repos/{self.sandbox.repo_name}",
             headers={"Authorization": f"token {token}"},
         )

@@ -48,6 +48,7 @@ from tests.support.contract import (
     WebhookDescription,
     published_file,
 )
+from tests.support.http import LOCAL
 
 WEBHOOK_SECRET = "sandbox-webhook-secret"
 ORG = "acme"
@@ -250,16 +251,16 @@ class GitHubSandbox:
             close()
 
     def requests(self) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.url}/_sandbox/requests").json())
+        return list(LOCAL.get(f"{self.url}/_sandbox/requests").json())
 
     def clear_requests(self) -> None:
-        httpx.delete(f"{self.url}/_sandbox/requests")
+        LOCAL.delete(f"{self.url}/_sandbox/requests")
 
     def add_fault(
         self, path: str, status: int | None, *, method: str = "*", count: int = 1, **more: Any
     ) -> None:
         body = {"path": path, "status": status, "method": method, "count": count, **more}
-        httpx.post(f"{self.url}/_sandbox/faults", json=body).raise_for_status()
+        LOCAL.post(f"{self.url}/_sandbox/faults", json=body).raise_for_status()
 
     def wait_deliveries_sent(self, timeout: float = 15.0) -> None:
         assert self.server.sandbox.dispatcher.wait_idle(timeout), "webhook deliveries still queued"

@@ -62,6 +62,7 @@ from tests.support.github_sandbox import (
     start_github_sandbox,
     write_content,
 )
+from tests.support.http import LOCAL
 from tests.support.mlflow_models import MODEL, TrainedRegistry
 from tests.workflows.conftest import BOT_LOGIN, repository_content
 
@@ -274,7 +275,7 @@ def _version(registry: TrainedRegistry, recipe: Recipe) -> str:
 
 def _app_deliveries(org: Organisation) -> list[dict[str, Any]]:
     """Every delivery of the App's webhook, with the answer the receiver gave."""
-    deliveries = httpx.get(f"{org.sandbox.url}/_sandbox/deliveries", params={"wait": 15}).json()
+    deliveries = LOCAL.get(f"{org.sandbox.url}/_sandbox/deliveries", params={"wait": 15}).json()
     return [d for d in deliveries if d["url"] == org.hook_url]
 
 

@@ -7,6 +7,7 @@ the bot user `<slug>[bot]` on the installation's repositories, until `expires_at
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,16 @@ TOKEN_LIFETIME = timedelta(hours=1)
 # GitHub refuses app JWTs that live longer than ten minutes.
 MAX_JWT_LIFETIME = 600
 CLOCK_LEEWAY = 60
+
+
+@functools.lru_cache(maxsize=16)
+def _public_key_pem(private_pem: bytes) -> bytes:
+    """The public half of an App's key. Parsing an RSA key checks it (about 30 ms of CPU);
+    sandboxes seeded with the same key parse it once."""
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def bot_login(slug: str) -> str:
@@ -57,11 +68,7 @@ def ensure_app(sandbox: Sandbox, app: SeedApp, base_dir: Path) -> None:
         )
         sandbox.store.update("app", existing)
     else:
-        pem = _private_key_pem(sandbox, app, base_dir)
-        key = serialization.load_pem_private_key(pem, password=None)
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        public = _public_key_pem(_private_key_pem(sandbox, app, base_dir))
         sandbox.store.insert(
             "app",
             {
