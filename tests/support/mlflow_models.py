@@ -7,6 +7,7 @@ registry copy the database file instead of re-running the migrations.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bot.training import (
     train_and_register,
     write_dataset,
 )
+from tests.support.shared import built_once, own_copy
 
 MODEL = "churn-classifier"
 
@@ -63,5 +65,18 @@ def build_registry(folder: Path) -> TrainedRegistry:
 
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
-    """Three registered versions of churn-classifier, shared read-only by the session."""
-    return build_registry(tmp_path_factory.mktemp("registry"))
+    """Three registered versions of churn-classifier, trained once per run; each worker
+    has its own copy of the database (and its own folder), the data and artifacts shared."""
+
+    def build(folder: Path) -> None:
+        built = build_registry(folder)
+        (folder / "versions.pickle").write_bytes(pickle.dumps(built.versions))
+
+    shared = built_once(tmp_path_factory, "trained-registry", build)
+    versions: dict[Recipe, TrainedVersion] = pickle.loads((shared / "versions.pickle").read_bytes())
+    tracking_uri = own_copy(tmp_path_factory, shared / "mlflow.db")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)  # where `build_registry` leaves it, in any worker
+    folder = Path(tracking_uri.removeprefix("sqlite:///")).parent
+    return TrainedRegistry(folder, tracking_uri, shared / "eval.parquet", versions)

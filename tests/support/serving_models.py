@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.shared import built_once, own_copy
+
 REGISTER = Path(__file__).resolve().parents[1] / "serving" / "register_models.py"
 
 
@@ -26,13 +28,11 @@ class Registry:
         return self.versions[name]
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """Models logged once per session, in a subprocess so MLflow's globals stay out of tests."""
-    root = tmp_path_factory.mktemp("mlflow")
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+def _register(root: Path) -> None:
+    """Log the models into `root/mlflow.db`, in a subprocess so MLflow's globals stay out
+    of the tests; their versions go to `root/versions.json`."""
     done = subprocess.run(
-        [sys.executable, str(REGISTER), tracking_uri, str(root / "artifacts")],
+        [sys.executable, str(REGISTER), f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts")],
         cwd=root,
         capture_output=True,
         text=True,
@@ -41,5 +41,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     )
     if done.returncode != 0:
         pytest.fail(f"registering the test models failed:\n{done.stderr[-4000:]}")
-    versions = json.loads(done.stdout.strip().splitlines()[-1])
-    return Registry(tracking_uri=tracking_uri, versions=versions)
+    (root / "versions.json").write_text(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """The models, logged once per run; each worker has its own copy of the database."""
+    root = built_once(tmp_path_factory, "serving-models", _register)
+    versions = json.loads((root / "versions.json").read_text())
+    return Registry(tracking_uri=own_copy(tmp_path_factory, root / "mlflow.db"), versions=versions)
