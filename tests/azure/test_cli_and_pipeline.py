@@ -34,6 +34,18 @@ def _wait_for_line(process: subprocess.Popen[str], prefix: str, timeout: float) 
     raise AssertionError(f"no line starting with {prefix!r} (exit code {process.poll()})")
 
 
+def _terminate(process: subprocess.Popen[str]) -> int:
+    """SIGTERM, then the exit code. A sandbox still running 30 s later is killed, and the
+    test fails, so that it never outlives the test."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError("the sandbox was still running 30 s after SIGTERM") from None
+
+
 def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
     """On a free port it prints where it listens and the settings to use; SIGTERM stops it."""
     promobot = Path(sys.executable).parent / "promobot"
@@ -57,8 +69,7 @@ def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
             tracking = workspace.json()["properties"]["mlFlowTrackingUri"]
             assert tracking.startswith("azureml://127.0.0.1:")
         finally:
-            process.send_signal(signal.SIGTERM)
-            exit_code = process.wait(timeout=30)
+            exit_code = _terminate(process)
     assert exit_code == 0
     assert (tmp_path / "data").is_dir()
 
@@ -151,8 +162,7 @@ def test_the_cli_takes_a_seed_and_a_clock_factor(tmp_path: Path) -> None:
             seeded = LOCAL.get(f"{url}/_sandbox/seed").json()
             clock = LOCAL.get(f"{url}/_sandbox/clock").json()
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            _terminate(process)
 
     assert [p["id"] for p in seeded["pipelines"]] == [7]
     assert seeded["taken_endpoint_names"] == ["churn-prod"]
