@@ -19,12 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.domain.layout import PROMOTION_BRANCH_PREFIX, promotion_branch
+from bot.domain.layout import PROMOTION_BRANCH_PREFIX
 from bot.errors import ForgeError
 from bot.forge.base import (
     Annotation,
@@ -67,6 +66,7 @@ from bot.forge.markers import (
 )
 from bot.forge.merging import HINTS, classify
 from bot.forge.permissions import Level, describe_need, need_of
+from bot.forge.promotion import PromotionChange, reviewers_to_request
 from tests.support import memory_merges
 from tests.support.memory_git import Commit, tree_sha
 from tests.support.memory_github import (
@@ -107,21 +107,6 @@ def refused(action: str, status: int, message: str) -> ForgeError:
         404: "check `github.repository` and that the token can see it",
     }.get(status, "the operation is safe to repeat")
     return ForgeError(f"GitHub refused to {action} (HTTP {status}): {message}", hint=hint)
-
-
-@dataclass(frozen=True)
-class PromotionChange:
-    """What the workflow wants the promotion pull request to say."""
-
-    branch: str
-    manifest_path: str
-    manifest_text: str
-    title: str
-    body: str
-    labels: tuple[str, ...]
-    reviewers: tuple[str, ...]
-    teams: tuple[str, ...]
-    draft: bool
 
 
 class MemoryForge:
@@ -241,19 +226,21 @@ class MemoryForge:
         action = "open or update the promotion pull request"
         self._call(action, ("contents", Level.WRITE), ("pull_requests", Level.WRITE))
         change = PromotionChange(
-            branch=promotion_branch(model, environment),
+            model=model,
+            environment=environment,
             manifest_path=manifest_path,
             manifest_text=manifest_text,
             title=title,
             body=body,
-            labels=tuple(dict.fromkeys(labels)),
-            reviewers=tuple(r for r in dict.fromkeys(reviewers) if r != self.bot_login),
-            teams=tuple(team_reviewers),
+            labels=tuple(labels),
+            reviewers=tuple(reviewers),
+            team_reviewers=tuple(team_reviewers),
             draft=draft,
+            extra_files=tuple(sorted((extra_files or {}).items())),
         )
         base = self.github.default_branch
         base_commit = self.git.commits[self.git.branches[base]]
-        files = {**base_commit.files, manifest_path: manifest_text, **(extra_files or {})}
+        files = {**base_commit.files, manifest_path: manifest_text, **dict(change.extra_files)}
         if tree_sha(files) == base_commit.tree:
             raise ForgeNothingToChangeError(
                 f"{manifest_path} on {base} already has this content; nothing to promote",
@@ -275,7 +262,8 @@ class MemoryForge:
             )
         self.github.start_mergeability(existing)
         self._add_labels(existing, change.labels)
-        problems = self.request_reviews(existing, change.reviewers, change.teams)
+        reviewers = reviewers_to_request(change, self.bot_login)
+        problems = self.request_reviews(existing, reviewers, change.team_reviewers)
         info = self.github.pull_info(existing)
         return PromotionPR(
             outcome=PromotionOutcome.CREATED,

@@ -35,13 +35,13 @@ from bot.forge.markers import (
     replace_bot_section,
     trailer,
 )
-from bot.forge.promotion import already_promoted
+from bot.forge.promotion import PromotionChange, already_promoted, reviewers_to_request
 from bot.forge.revert import already_reverted, revert_message
 from tests.support.memory_git import Commit, apply_changes, blob_sha, changed_paths, tree_sha
 from tests.support.memory_github import WEB_FLOW, PullRecord
 
 if TYPE_CHECKING:
-    from tests.support.memory_forge import MemoryForge, PromotionChange
+    from tests.support.memory_forge import MemoryForge
 
 MAX_GITHUB_MERGES = 10
 MERGED = "Pull Request successfully merged"
@@ -134,8 +134,8 @@ def refresh_pull(
     pull.body = replace_bot_section(pull.body, change.body)
     pull.title = change.title
     forge._add_labels(pull, change.labels)
-    reviewers: Sequence[str] = change.reviewers
-    teams: Sequence[str] = change.teams
+    reviewers: Sequence[str] = reviewers_to_request(change, forge.bot_login)
+    teams: Sequence[str] = change.team_reviewers
     if unchanged:
         reviewers, teams = never_asked(forge, pull, reviewers, teams)
     problems = forge.request_reviews(pull, reviewers, teams)
