@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.forge.github import GitHubForge
-from bot.serving.runner import RunningServer, start_in_thread
+from bot.serving.runner import RunningServer
 from tests.board.browser import Chromium, Page
 from tests.board.world import (
     BoardWorld,
@@ -40,21 +40,10 @@ def page(chromium: Chromium) -> Iterator[Page]:
 
 
 @pytest.fixture
-def scoring(
-    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RunningServer]:
-    """A real scoring server resolving the test models."""
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    server = start_in_thread(state_dir=tmp_path / "serving", tracking_uri=registry.tracking_uri)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def world(
     tmp_path: Path,
     registry: Registry,
-    scoring: RunningServer,
+    scoring_server: RunningServer,
     rest_contract,  # type: ignore[no-untyped-def]
     webhook_contract,
 ) -> Iterator[BoardWorld]:
@@ -63,18 +52,18 @@ def world(
     data_root.mkdir()
     checks = make_checks(rest_contract, webhook_contract)
     with start_github_sandbox(tmp_path, checks, content=content(registry, data_root)) as sandbox:
-        apply_serving(registry, scoring, registry.tracking_uri)
+        apply_serving(registry, scoring_server, registry.tracking_uri)
         forge = GitHubForge(github_settings(sandbox))
         promotion, refused = open_promotions(forge, registry, data_root)
         settings = board_settings(
-            sandbox, tmp_path, scoring.url, registry.tracking_uri, cache_seconds=0
+            sandbox, tmp_path, scoring_server.url, registry.tracking_uri, cache_seconds=0
         )
         try:
             with board_app(settings) as (url, served):
                 yield BoardWorld(
                     sandbox=sandbox,
                     versions=registry,
-                    scoring=scoring,
+                    scoring=scoring_server,
                     forge=forge,
                     settings=settings,
                     url=url,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from bot.serving.runner import RunningServer, start_in_thread
+from bot.serving.runner import RunningServer
 from bot.settings import Settings
 from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the tests here
     github_sandbox,
@@ -15,17 +12,6 @@ from tests.support.github_sandbox import (  # noqa: F401 - fixtures used by the 
     webhook_contract,
 )
 from tests.support.serving_models import Registry
-
-
-@pytest.fixture
-def scoring_server(
-    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RunningServer]:
-    """A real scoring server (uvicorn in a thread, free port) resolving the test models."""
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    server = start_in_thread(state_dir=tmp_path / "serving", tracking_uri=registry.tracking_uri)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -1,16 +1,19 @@
-"""The scoring server's test models, logged once per test session (shared by tests/serving and
-tests/cd): logistic, boosted, fragile, ... in a SQLite-backed MLflow."""
+"""The scoring server's test models, logged once per test run (shared by tests/serving,
+tests/cd and tests/board): logistic, boosted, fragile, ... in a SQLite-backed MLflow, and
+a scoring server resolving them."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.serving.runner import RunningServer, start_in_thread
 from tests.support.shared import built_once, own_copy
 
 REGISTER = Path(__file__).resolve().parents[1] / "serving" / "register_models.py"
@@ -50,3 +53,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     root = built_once(tmp_path_factory, "serving-models", _register)
     versions = json.loads((root / "versions.json").read_text())
     return Registry(tracking_uri=own_copy(tmp_path_factory, root / "mlflow.db"), versions=versions)
+
+
+@pytest.fixture
+def scoring_server(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunningServer]:
+    """A real scoring server (uvicorn in a thread, free port) resolving the test models."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    server = start_in_thread(state_dir=tmp_path / "serving", tracking_uri=registry.tracking_uri)
+    yield server
+    server.stop()
