@@ -8,10 +8,18 @@ import httpx
 from pydantic import SecretStr
 
 from bot.server.settings import ServiceSettings
+from bot.settings import Settings
 from tests.board.world import BoardWorld, board_app, board_settings
 from tests.support.http import LOCAL
 
 TOKEN = "board-token-4f9a1c0e7d"
+
+
+def guarded_settings(world: BoardWorld, state: Path) -> Settings:
+    """The world's board behind TOKEN, its state in `state`."""
+    return board_settings(
+        world.sandbox, state, world.scoring.url, world.versions.tracking_uri, token=SecretStr(TOKEN)
+    )
 
 
 def test_the_token_is_asked_for_and_the_login_form_sets_a_cookie(
@@ -19,13 +27,7 @@ def test_the_token_is_asked_for_and_the_login_form_sets_a_cookie(
 ) -> None:
     """With PROMOBOT_BOARD_TOKEN set, nothing shows without it: 401 with the login form for
     people, 401 JSON for scripts; the bearer header or the form's cookie let them in."""
-    settings = board_settings(
-        world.sandbox,
-        tmp_path / "guarded",
-        world.scoring.url,
-        world.versions.tracking_uri,
-        token=SecretStr(TOKEN),
-    )
+    settings = guarded_settings(world, tmp_path / "guarded")
     with board_app(settings) as (url, _), httpx.Client(base_url=url) as client:
         page = client.get("/")
         assert page.status_code == 401
@@ -56,13 +58,7 @@ def test_the_token_is_asked_for_and_the_login_form_sets_a_cookie(
 
 def test_the_login_goes_back_only_to_the_board(world: BoardWorld, tmp_path: Path) -> None:
     """The `next` of the login form is a path of the board, never another site."""
-    settings = board_settings(
-        world.sandbox,
-        tmp_path / "guarded",
-        world.scoring.url,
-        world.versions.tracking_uri,
-        token=SecretStr(TOKEN),
-    )
+    settings = guarded_settings(world, tmp_path / "guarded")
     with board_app(settings) as (url, _), httpx.Client(base_url=url) as client:
         for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
             answer = client.post("/login", data={"token": TOKEN, "next": target})
@@ -72,13 +68,7 @@ def test_the_login_goes_back_only_to_the_board(world: BoardWorld, tmp_path: Path
 def test_no_secret_and_no_local_path_is_ever_shown(world: BoardWorld, tmp_path: Path) -> None:
     """Tokens, webhook secrets, the App's key and paths on the bot's machine stay out of
     every page and every JSON answer, whatever the records and settings hold."""
-    settings = board_settings(
-        world.sandbox,
-        tmp_path / "secretive",
-        world.scoring.url,
-        world.versions.tracking_uri,
-        token=SecretStr(TOKEN),
-    )
+    settings = guarded_settings(world, tmp_path / "secretive")
     settings = settings.model_copy(
         update={
             "service": ServiceSettings(
