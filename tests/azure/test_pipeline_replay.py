@@ -313,14 +313,13 @@ def _devops_repository(tmp_path: Path) -> tuple[Origin, str]:
     return origin, origin.push("Promote churn 2, add fraud")
 
 
-def test_a_run_promobot_started_applies_its_manifest_only_and_counts_itself(
-    world: AzureWorld, tmp_path: Path
-) -> None:
-    """Started with model, version and environment, the run deploys that manifest: its own
-    run is the deployment of `target: azure-devops`, and the other manifest waits for its
-    own run."""
+def _run_started_for(
+    world: AzureWorld, tmp_path: Path, version: str
+) -> tuple[int, list[subprocess.CompletedProcess[str]]]:
+    """A run promobot started for churn `version` in production, on the checkout of
+    `_devops_repository`'s head: its id and the steps it ran."""
     origin, head = _devops_repository(tmp_path)
-    run_id = _start_run(world, "2")
+    run_id = _start_run(world, version)
     sources = tmp_path / "agent" / "s"
     origin.checkout(sources, head)
     agent = _agent(
@@ -329,11 +328,19 @@ def test_a_run_promobot_started_applies_its_manifest_only_and_counts_itself(
         head,
         build_id=str(run_id),
         model="churn",
-        version="2",
+        version=version,
         environment="production",
     )
+    return run_id, run_pipeline(agent)
 
-    steps = run_pipeline(agent)
+
+def test_a_run_promobot_started_applies_its_manifest_only_and_counts_itself(
+    world: AzureWorld, tmp_path: Path
+) -> None:
+    """Started with model, version and environment, the run deploys that manifest: its own
+    run is the deployment of `target: azure-devops`, and the other manifest waits for its
+    own run."""
+    run_id, steps = _run_started_for(world, tmp_path, "2")
 
     assert [s.returncode for s in steps] == [0], steps[-1].stderr[-3000:]
     assert "applied   model-manifests/production/churn.yaml 2: this run (" in steps[-1].stdout
@@ -346,21 +353,7 @@ def test_a_run_started_for_a_version_main_no_longer_pins_fails(
     world: AzureWorld, tmp_path: Path
 ) -> None:
     """The request is stale: the run fails and deploys nothing."""
-    origin, head = _devops_repository(tmp_path)
-    run_id = _start_run(world, "1")
-    sources = tmp_path / "agent" / "s"
-    origin.checkout(sources, head)
-    agent = _agent(
-        world,
-        sources,
-        head,
-        build_id=str(run_id),
-        model="churn",
-        version="1",
-        environment="production",
-    )
-
-    steps = run_pipeline(agent)
+    _run_id, steps = _run_started_for(world, tmp_path, "1")
 
     assert steps[-1].returncode == 2
     assert "pins version 2, not 1" in steps[-1].stderr
