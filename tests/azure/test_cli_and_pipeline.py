@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +48,39 @@ def _terminate(process: subprocess.Popen[str]) -> int:
         raise AssertionError("the sandbox was still running 30 s after SIGTERM") from None
 
 
-def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
-    """On a free port it prints where it listens and the settings to use; SIGTERM stops it."""
+@contextmanager
+def _sandbox_cli(tmp_path: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """`promobot sandbox azure` on a free port with its state in `tmp_path/data`; terminated
+    (see `_terminate`) when the block ends."""
     promobot = Path(sys.executable).parent / "promobot"
     command = [str(promobot), "sandbox", "azure", "--port", "0", "--data", str(tmp_path / "data")]
     with subprocess.Popen(
-        command,
+        [*command, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     ) as process:
         try:
-            url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
-            token = _wait_for_line(process, "  export PROMOBOT_AZURE_TOKEN=", 5)
-            workspace = LOCAL.get(
-                url + SandboxAzureConfig(data_dir=tmp_path).workspace_path,
-                params={"api-version": "2023-04-01-preview"},
-                headers={"Authorization": f"Bearer {token.strip().split('=', 1)[1]}"},
-            )
-            assert workspace.status_code == 200
-            tracking = workspace.json()["properties"]["mlFlowTrackingUri"]
-            assert tracking.startswith("azureml://127.0.0.1:")
+            yield process
         finally:
-            exit_code = _terminate(process)
-    assert exit_code == 0
+            _terminate(process)
+
+
+def test_the_cli_serves_the_sandbox_until_terminated(tmp_path: Path) -> None:
+    """On a free port it prints where it listens and the settings to use; SIGTERM stops it."""
+    with _sandbox_cli(tmp_path) as process:
+        url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
+        token = _wait_for_line(process, "  export PROMOBOT_AZURE_TOKEN=", 5)
+        workspace = LOCAL.get(
+            url + SandboxAzureConfig(data_dir=tmp_path).workspace_path,
+            params={"api-version": "2023-04-01-preview"},
+            headers={"Authorization": f"Bearer {token.strip().split('=', 1)[1]}"},
+        )
+        assert workspace.status_code == 200
+        tracking = workspace.json()["properties"]["mlFlowTrackingUri"]
+        assert tracking.startswith("azureml://127.0.0.1:")
+    assert process.returncode == 0
     assert (tmp_path / "data").is_dir()
 
 
@@ -145,24 +155,10 @@ def test_the_cli_takes_a_seed_and_a_clock_factor(tmp_path: Path) -> None:
         "quota: {family_limits: {standardDSv2Family: 48}}\n",
         encoding="utf-8",
     )
-    promobot = Path(sys.executable).parent / "promobot"
-    command = [
-        *(str(promobot), "sandbox", "azure", "--port", "0", "--data", str(tmp_path / "data")),
-        *("--seed", str(seed), "--clock-factor", "600"),
-    ]
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as process:
-        try:
-            url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
-            seeded = LOCAL.get(f"{url}/_sandbox/seed").json()
-            clock = LOCAL.get(f"{url}/_sandbox/clock").json()
-        finally:
-            _terminate(process)
+    with _sandbox_cli(tmp_path, "--seed", str(seed), "--clock-factor", "600") as process:
+        url = _wait_for_line(process, "sandbox Azure listening on ", 90).split()[-1]
+        seeded = LOCAL.get(f"{url}/_sandbox/seed").json()
+        clock = LOCAL.get(f"{url}/_sandbox/clock").json()
 
     assert [p["id"] for p in seeded["pipelines"]] == [7]
     assert seeded["taken_endpoint_names"] == ["churn-prod"]
